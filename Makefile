@@ -1,0 +1,43 @@
+# Quick start: `make serve` (venv + install + server on 127.0.0.1:8080, profile auto), `make test`.
+PYTHON ?= python3.11
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+# PyTorch: every torchvision build on offer is a CUDA build, and a CUDA torchvision beside a CPU torch
+# fails at import (see shared/TOOLCHAIN.md). So we install a matching pair. They run on the CPU too.
+TORCH_PINS ?= torch==2.14.1 torchvision==0.29.1
+HOST    ?= 127.0.0.1
+PORT    ?= 8080
+PROFILE ?= auto
+PYTEST_ARGS ?=
+
+.PHONY: serve test install install-dev bench clean
+
+$(VENV)/.torch:
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q $(TORCH_PINS)
+	touch $@
+
+$(VENV)/.installed: $(VENV)/.torch pyproject.toml
+	$(PIP) install -q -e .
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed pyproject.toml
+	$(PIP) install -q -e '.[dev]' $(TORCH_PINS)
+	touch $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+serve: install
+	$(VENV)/bin/outcrop serve --profile $(PROFILE) --host $(HOST) --port $(PORT)
+
+test: install-dev
+	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(PY) -m pytest $(PYTEST_ARGS)
+
+bench: install-dev
+	HF_HUB_OFFLINE=1 $(PY) bench/embeddings.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,47 @@
+"""`outcrop embed`: a Titan multimodal embedding of a text and/or an image, as JSON."""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import sys
+from pathlib import Path
+
+from outcrop.cli.common import add_profile_flags
+from outcrop.cli.invoke import invoke_json
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = subparsers.add_parser(
+        "embed", help="embed a text and/or an image (Titan multimodal embeddings)",
+        description="Print the amazon.titan-embed-image-v1 response for a text, an image, or both. Runs the model "
+        "in-process, or calls a server with --endpoint (outcrop or real Bedrock).",
+    )
+    parser.add_argument("--text", help="text to embed")
+    parser.add_argument("--image", type=Path, help="image file to embed")
+    parser.add_argument("--dimensions", type=int, choices=[256, 384, 1024], default=None)
+    parser.add_argument("--model", default="amazon.titan-embed-image-v1", help="model id")
+    parser.add_argument("--endpoint", default=None, help="call this bedrock-runtime endpoint instead of running in-process")
+    add_profile_flags(parser)
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from outcrop.cli import CliError
+
+    if args.text is None and args.image is None:
+        raise CliError("give --text, --image or both")
+    body: dict[str, object] = {}
+    if args.text is not None:
+        body["inputText"] = args.text
+    if args.image is not None:
+        if not args.image.is_file():
+            raise CliError(f"no such image file: {args.image}")
+        body["inputImage"] = base64.b64encode(args.image.read_bytes()).decode()
+    if args.dimensions:
+        body["embeddingConfig"] = {"outputEmbeddingLength": args.dimensions}
+    result = invoke_json(args, args.model, body)
+    json.dump(result, sys.stdout)
+    sys.stdout.write("\n")
+    return 0

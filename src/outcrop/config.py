@@ -1,0 +1,85 @@
+"""One frozen settings object. Every field has an `OUTCROP_*` environment default; the CLI overrides."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+PROFILES = ("test", "cpu", "gpu", "auto")
+
+
+def default_cache_dir() -> Path:
+    return Path(platformdirs.user_cache_dir("outcrop"))
+
+
+def default_data_dir() -> Path:
+    return Path(platformdirs.user_data_dir("outcrop"))
+
+
+def _env(name: str, default: Any, kind: type) -> Any:
+    raw = os.environ.get(f"OUTCROP_{name.upper()}")
+    if raw is None or raw == "":
+        return default
+    if kind is bool:
+        return raw.strip().lower() in {"1", "true", "yes", "on"}
+    if kind is Path:
+        return Path(raw).expanduser()
+    if kind is tuple:
+        return tuple(p for p in raw.split(",") if p)
+    return kind(raw)
+
+
+_KINDS: dict[str, type] = {
+    "models_file": Path, "cache_dir": Path, "data_dir": Path, "tls_cert": Path, "tls_key": Path,
+    "port": int, "max_body_bytes": int, "load_wait_s": float, "preload": bool,
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the server and the engines need to start; environment first, CLI flags on top."""
+
+    profile: str = "auto"
+    models_file: Path | None = None
+    host: str = "127.0.0.1"
+    port: int = 8080
+    cache_dir: Path = field(default_factory=default_cache_dir)
+    data_dir: Path = field(default_factory=default_data_dir)
+    preload: bool = False
+    # How long a request waits for weights that are loading before it gets ModelNotReadyException.
+    # Kept well inside botocore's 60 s read timeout; the SDKs retry ModelNotReadyException.
+    load_wait_s: float = 20.0
+    # Largest request body; Bedrock's InvokeModel blob limit.
+    max_body_bytes: int = 25_000_000
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    log_level: str = "info"
+
+    @classmethod
+    def from_env(cls, **overrides: Any) -> "Settings":
+        base = cls()
+        values = {f.name: _env(f.name, getattr(base, f.name), _KINDS.get(f.name, str)) for f in fields(cls)}
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        settings = cls(**values)
+        if settings.profile not in PROFILES:
+            raise ValueError(f"unknown profile {settings.profile!r}; choose one of {', '.join(PROFILES)}")
+        return settings
+
+    def with_(self, **changes: Any) -> "Settings":
+        return replace(self, **changes)
+
+    @property
+    def resolved_profile(self) -> str:
+        """`auto` becomes `gpu` when CUDA is available, else `cpu` (torch is imported only here)."""
+        if self.profile != "auto":
+            return self.profile
+        try:
+            import torch
+
+            return "gpu" if torch.cuda.is_available() else "cpu"
+        except Exception:  # torch missing or broken: the CPU profile still tells the user what to fix
+            return "cpu"

@@ -1,0 +1,57 @@
+"""The narrow interface every engine implements, and the device/dtype choice they share."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any
+
+from outcrop.registry import ModelEntry
+
+
+class Engine(ABC):
+    """Loads weights once (`load`, blocking, called off the event loop) and serves tasks.
+
+    `start`/`stop` run on the event loop: schedulers and worker threads live between them.
+    """
+
+    def __init__(self, entry: ModelEntry, weights_dir: Path) -> None:
+        self.entry = entry
+        self.weights_dir = weights_dir
+
+    @abstractmethod
+    def load(self) -> None: ...
+
+    async def start(self) -> None:
+        """Called once on the event loop after `load`."""
+
+    async def stop(self) -> None:
+        """Called on shutdown; drains or fails queued work."""
+
+    def describe(self) -> dict[str, Any]:
+        return {"engine": self.entry.engine, "weights": self.entry.weights}
+
+
+def pick_device(requested: str) -> str:
+    import torch
+
+    if requested != "auto":
+        return requested
+    if torch.cuda.is_available():
+        return "cuda"
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+def pick_dtype(requested: str, device: str) -> Any:
+    """fp32 on CPU (fast and exact there), bf16/fp16 on accelerators unless the entry says otherwise."""
+    import torch
+
+    if requested != "auto":
+        return getattr(torch, requested)
+    if device.startswith("cuda"):
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if device == "mps":
+        return torch.float16
+    return torch.float32

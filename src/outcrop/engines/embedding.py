@@ -1,0 +1,141 @@
+"""Image–text embedder (SigLIP/CLIP families) behind a dynamic micro-batcher.
+
+Text and image vectors share one space, so a text query ranks images. Shorter outputs (256/384)
+come from a fixed, seeded orthogonal projection of the native vector followed by L2
+normalisation: deterministic, the same for every request, and documented in the README.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from outcrop.engines.base import Engine, pick_device, pick_dtype
+from outcrop.engines.scheduler import BatchScheduler, Job
+from outcrop.errors import ValidationException
+from outcrop.registry import ModelEntry
+from outcrop.tasks.embedding import EmbedResult, EmbedTask
+
+logger = logging.getLogger(__name__)
+
+PROJECTION_SEED = 20240229
+
+
+class EmbeddingEngine(Engine):
+    def __init__(self, entry: ModelEntry, weights_dir: Path) -> None:
+        super().__init__(entry, weights_dir)
+        self.max_text_tokens = int(entry.option("max_text_tokens", 128))
+        self.scheduler: BatchScheduler[EmbedTask, EmbedResult] = BatchScheduler(
+            f"embed:{entry.model_id}",
+            self._run_batch,
+            max_batch=int(entry.option("max_batch", 32)),
+            max_wait_s=float(entry.option("max_wait_ms", 4)) / 1000.0,
+            max_queue=int(entry.option("max_queue", 256)),
+            timeout_s=float(entry.option("timeout_s", 30)),
+        )
+        self._projections: dict[int, Any] = {}
+
+    # -- loading ---------------------------------------------------------------------------------
+    def load(self) -> None:
+        import torch
+        from transformers import AutoModel, AutoProcessor
+
+        self.device = pick_device(self.entry.device)
+        self.dtype = pick_dtype(self.entry.dtype, self.device)
+        self.model = AutoModel.from_pretrained(self.weights_dir, dtype=self.dtype).to(self.device).eval()
+        self.processor = AutoProcessor.from_pretrained(self.weights_dir)
+        self.tokenizer = self.processor.tokenizer
+        # SigLIP was trained on texts padded to max_length; CLIP-style models take dynamic padding.
+        self._pad_to_max = self.model.config.model_type.startswith("siglip")
+        self._max_length = int(getattr(self.model.config.text_config, "max_position_embeddings", 77))
+        with torch.inference_mode():
+            self.native_dim = int(self._text_features(["warm-up"]).shape[-1])
+        logger.info("embedding model %s ready on %s (%s, %d-d)", self.entry.weights, self.device, self.dtype, self.native_dim)
+
+    async def start(self) -> None:
+        await self.scheduler.start()
+
+    async def stop(self) -> None:
+        await self.scheduler.stop()
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "dimensions": getattr(self, "native_dim", None)}
+
+    # -- serving ---------------------------------------------------------------------------------
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def check(self, task: EmbedTask) -> int:
+        """Validate what needs the tokenizer (before queueing); returns the text token count."""
+        tokens = self.count_tokens(task.text) if task.text is not None else 0
+        if tokens > self.max_text_tokens:
+            raise ValidationException(
+                f"Malformed input request: input text is {tokens} tokens long, over this model's limit of "
+                f"{self.max_text_tokens} tokens. Shorten inputText and try again."
+            )
+        if task.dimensions > self.native_dim:
+            raise ValidationException(
+                f"outputEmbeddingLength {task.dimensions} is larger than this model's {self.native_dim} dimensions."
+            )
+        return tokens
+
+    async def embed(self, task: EmbedTask) -> EmbedResult:
+        return await self.scheduler.submit(task)
+
+    # -- the worker thread -----------------------------------------------------------------------
+    def _text_features(self, texts: list[str]) -> Any:
+        padding: Any = "max_length" if self._pad_to_max else True
+        inputs = self.processor(
+            text=texts, padding=padding, truncation=True, max_length=self._max_length, return_tensors="pt"
+        ).to(self.device)
+        return _pooled(self.model.get_text_features(**inputs)).float()
+
+    def _image_features(self, images: list[Any]) -> Any:
+        inputs = self.processor(images=[im.convert("RGB") for im in images], return_tensors="pt").to(self.device)
+        inputs["pixel_values"] = inputs["pixel_values"].to(self.dtype)
+        return _pooled(self.model.get_image_features(**inputs)).float()
+
+    def _projection(self, dim: int) -> Any:
+        import torch
+
+        if dim not in self._projections:
+            generator = torch.Generator().manual_seed(PROJECTION_SEED + dim)
+            gaussian = torch.randn(self.native_dim, dim, generator=generator, dtype=torch.float64)
+            q, _ = torch.linalg.qr(gaussian)
+            self._projections[dim] = q.to(torch.float32).to(self.device)
+        return self._projections[dim]
+
+    def _run_batch(self, jobs: Sequence[Job[EmbedTask]]) -> list[EmbedResult]:
+        import torch
+        import torch.nn.functional as F
+
+        tasks = [job.item for job in jobs]
+        with torch.inference_mode():
+            text_idx = [i for i, t in enumerate(tasks) if t.text is not None]
+            image_idx = [i for i, t in enumerate(tasks) if t.image is not None]
+            texts = F.normalize(self._text_features([tasks[i].text for i in text_idx]), dim=-1) if text_idx else None
+            images = F.normalize(self._image_features([tasks[i].image for i in image_idx]), dim=-1) if image_idx else None
+            results: list[EmbedResult] = []
+            for i, task in enumerate(tasks):
+                parts = []
+                if texts is not None and i in text_idx:
+                    parts.append(texts[text_idx.index(i)])
+                if images is not None and i in image_idx:
+                    parts.append(images[image_idx.index(i)])
+                vector = torch.stack(parts).mean(dim=0)  # text+image: the average, as Titan documents
+                if task.dimensions != self.native_dim:
+                    vector = vector @ self._projection(task.dimensions)
+                if task.normalize:
+                    vector = F.normalize(vector, dim=-1)
+                tokens = self.count_tokens(task.text) if task.text is not None else 0
+                results.append(EmbedResult(vector=vector.cpu().tolist(), text_tokens=tokens))
+        return results
+
+
+def _pooled(output: Any) -> Any:
+    """transformers 5 returns a ModelOutput from get_*_features; older versions a tensor."""
+    import torch
+
+    return output if isinstance(output, torch.Tensor) else output.pooler_output

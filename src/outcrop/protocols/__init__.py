@@ -1,0 +1,21 @@
+"""Bedrock body families: one module each, pure Python and pydantic, no torch."""
+
+from __future__ import annotations
+
+import importlib
+from functools import lru_cache
+
+from outcrop.protocols.base import Protocol
+
+# protocol name in the model table -> "module:Class"
+PROTOCOL_CLASSES: dict[str, str] = {
+    "titan-embed-image": "outcrop.protocols.titan_embed_image:TitanEmbedImage",
+}
+
+
+@lru_cache(maxsize=None)
+def get_protocol(name: str) -> Protocol:
+    if name not in PROTOCOL_CLASSES:
+        raise ValueError(f"unknown protocol {name!r}; known: {', '.join(sorted(PROTOCOL_CLASSES))}")
+    module_name, class_name = PROTOCOL_CLASSES[name].split(":")
+    return getattr(importlib.import_module(module_name), class_name)()

@@ -1,0 +1,90 @@
+"""What a protocol (one Bedrock body family) offers the server, and what the server hands it.
+
+A protocol validates a body with Bedrock's ranges and messages, turns it into a task, asks its
+engine (through `InvokeContext.engine`, never importing torch), and writes Bedrock's response
+shape. Its `operations` say which Bedrock operations the model family supports, as data: the
+server answers every other operation with Bedrock's own error before any work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from outcrop.errors import ValidationException
+from outcrop.registry import ModelEntry
+
+INVOKE_MODEL = "InvokeModel"
+INVOKE_MODEL_STREAM = "InvokeModelWithResponseStream"
+CONVERSE = "Converse"
+CONVERSE_STREAM = "ConverseStream"
+
+JSON = "application/json"
+
+
+@dataclass
+class InvokeContext:
+    """One request as a protocol sees it: the resolved entry, raw body, Bedrock headers, the engine."""
+
+    model_id: str
+    entry: ModelEntry
+    body: bytes
+    headers: Mapping[str, str]
+    request_id: str
+    engine: Callable[[], Awaitable[Any]]
+    content_type: str | None = None
+    accept: str | None = None
+
+
+@dataclass
+class InvokeReply:
+    body: bytes
+    content_type: str = JSON
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class StreamReply:
+    """An event stream: `events` yields (event-type, payload) pairs; headers go out first."""
+
+    events: AsyncIterator[tuple[str, Any]]
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class Protocol:
+    name: ClassVar[str]
+    operations: ClassVar[frozenset[str]] = frozenset()
+
+    async def invoke_model(self, ctx: InvokeContext) -> InvokeReply:
+        raise NotImplementedError
+
+    async def invoke_model_stream(self, ctx: InvokeContext) -> StreamReply:
+        raise NotImplementedError
+
+    async def converse(self, ctx: InvokeContext) -> InvokeReply:
+        raise NotImplementedError
+
+    async def converse_stream(self, ctx: InvokeContext) -> StreamReply:
+        raise NotImplementedError
+
+
+def unsupported_operation(operation: str) -> ValidationException:
+    """Bedrock's answer when a model does not support an operation."""
+    if operation in (CONVERSE, CONVERSE_STREAM):
+        return ValidationException(
+            "This action doesn't support the model that you provided. Try again with a supported text or chat model."
+        )
+    if operation == INVOKE_MODEL_STREAM:
+        return ValidationException("The model is unsupported for streaming.")
+    return ValidationException("This model doesn't support the InvokeModel operation.")
+
+
+def require_json(content_type: str | None, accept: str | None) -> None:
+    """Bodies of JSON model families must be JSON, and so must what the caller accepts."""
+    if content_type and content_type.split(";")[0].strip().lower() not in (JSON, "application/*", "*/*"):
+        raise ValidationException(f"The provided Content-Type '{content_type}' is not supported. Use {JSON}.")
+    if accept and not any(
+        part.split(";")[0].strip().lower() in (JSON, "application/*", "*/*") for part in accept.split(",")
+    ):
+        raise ValidationException(f"The provided Accept type '{accept}' is not supported. Use {JSON}.")

@@ -1,0 +1,109 @@
+"""Load the profile's TOML model table (plus a user's `--models` overrides) and resolve ids."""
+
+from __future__ import annotations
+
+import logging
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from outcrop.errors import INVALID_MODEL_ID, ValidationException
+from outcrop.registry.aliases import candidate_ids
+
+logger = logging.getLogger(__name__)
+
+_ENTRY_KEYS = {"protocol", "engine", "weights", "revision", "dtype", "device", "aliases", "options"}
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """One served Bedrock model id. Entries with the same engine spec share one loaded engine."""
+
+    model_id: str
+    protocol: str
+    engine: str
+    weights: str
+    revision: str | None = None
+    dtype: str = "auto"
+    device: str = "auto"
+    aliases: tuple[str, ...] = ()
+    options: tuple[tuple[str, Any], ...] = ()
+
+    @property
+    def engine_key(self) -> tuple[Any, ...]:
+        return (self.engine, self.weights, self.revision, self.dtype, self.device, self.options)
+
+    def option(self, name: str, default: Any = None) -> Any:
+        return dict(self.options).get(name, default)
+
+
+@dataclass
+class ModelTable:
+    profile: str
+    entries: dict[str, ModelEntry] = field(default_factory=dict)
+    _aliases: dict[str, str] = field(default_factory=dict)
+
+    def add(self, entry: ModelEntry) -> None:
+        self.entries[entry.model_id] = entry
+        for alias in entry.aliases:
+            self._aliases[alias] = entry.model_id
+
+    def resolve(self, model_id: str) -> ModelEntry:
+        """The entry serving `model_id` under any of Bedrock's spellings, else Bedrock's invalid-id error."""
+        for candidate in candidate_ids(model_id):
+            key = self._aliases.get(candidate, candidate)
+            if key in self.entries:
+                return self.entries[key]
+        raise ValidationException(INVALID_MODEL_ID)
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self.entries.values())
+
+
+def _entries_from_toml(data: dict[str, Any], source: str) -> list[ModelEntry]:
+    entries = []
+    for model_id, spec in data.get("models", {}).items():
+        unknown = set(spec) - _ENTRY_KEYS
+        if unknown:
+            raise ValueError(f"{source}: model {model_id!r} has unknown keys {sorted(unknown)}")
+        for required in ("protocol", "engine", "weights"):
+            if required not in spec:
+                raise ValueError(f"{source}: model {model_id!r} needs `{required}`")
+        entries.append(
+            ModelEntry(
+                model_id=model_id,
+                protocol=spec["protocol"],
+                engine=spec["engine"],
+                weights=str(spec["weights"]),
+                revision=spec.get("revision"),
+                dtype=spec.get("dtype", "auto"),
+                device=spec.get("device", "auto"),
+                aliases=tuple(spec.get("aliases", ())),
+                options=tuple(sorted(spec.get("options", {}).items())),
+            )
+        )
+    return entries
+
+
+def profile_files(profile: str) -> list[tuple[str, str]]:
+    """(name, text) of every TOML file shipped for `profile`, one file per model family."""
+    folder = resources.files("outcrop.registry") / "profiles" / profile
+    if not folder.is_dir():
+        raise ValueError(f"no such profile: {profile!r}")
+    return sorted((f.name, f.read_text(encoding="utf-8")) for f in folder.iterdir() if f.name.endswith(".toml"))
+
+
+def load_model_table(profile: str, models_file: Path | None = None) -> ModelTable:
+    """The profile's table, with entries of `models_file` replacing or adding to it."""
+    table = ModelTable(profile=profile)
+    for name, text in profile_files(profile):
+        for entry in _entries_from_toml(tomllib.loads(text), f"profile {profile}/{name}"):
+            table.add(entry)
+    if models_file is not None:
+        data = tomllib.loads(Path(models_file).read_text(encoding="utf-8"))
+        for entry in _entries_from_toml(data, str(models_file)):
+            table.add(entry)
+        logger.info("model overrides from %s applied", models_file)
+    return table

@@ -1,0 +1,63 @@
+"""`build_app(settings)`: the FastAPI app, its lifespan (engines start and stop) and its middleware."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+
+import outcrop
+from outcrop.config import Settings
+from outcrop.server.bedrock_routes import router as bedrock_router
+from outcrop.server.errors import install_error_handlers
+from outcrop.server.middleware import RawPathRouting, RequestId
+from outcrop.server.runtime import Runtime
+
+logger = logging.getLogger(__name__)
+
+
+def build_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
+    runtime = runtime or Runtime.build(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.preload:
+            logger.info("preloading every model of profile %s", runtime.table.profile)
+            await runtime.pool.preload()
+        app.state.ready = True
+        try:
+            yield
+        finally:
+            app.state.ready = False
+            await runtime.pool.stop()
+
+    app = FastAPI(
+        title="outcrop",
+        version=outcrop.__version__,
+        description="Amazon Bedrock's multimodal runtime on your own hardware: the `bedrock-runtime` wire API "
+        "over open models. Point any AWS SDK at this server with AWS_ENDPOINT_URL_BEDROCK_RUNTIME.",
+        lifespan=lifespan,
+    )
+    app.state.runtime = runtime
+    app.state.ready = False
+    install_error_handlers(app)
+    app.include_router(bedrock_router, tags=["bedrock-runtime"])
+
+    @app.get("/health", tags=["outcrop"])
+    async def health(request: Request) -> dict[str, Any]:
+        """200 once the server accepts requests; lists the models and their load state."""
+        return {
+            "status": "ok",
+            "version": outcrop.__version__,
+            "profile": runtime.table.profile,
+            "models": sorted(entry.model_id for entry in runtime.table),
+            "engines": runtime.pool.status(),
+        }
+
+    # Outermost first: request ids on every response, then raw-path routing for encoded model ids.
+    app.add_middleware(RawPathRouting)
+    app.add_middleware(RequestId)
+    return app

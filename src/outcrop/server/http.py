@@ -1,0 +1,48 @@
+"""Serve the app over HTTP/1.1 and HTTP/2 with Hypercorn: h2c with prior knowledge on plain http
+(the AWS SDK for JavaScript v3 speaks HTTP/2), h2 by ALPN over TLS. SIGTERM/SIGINT stop accepting,
+drain in-flight requests up to `graceful_timeout`, then exit."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+from hypercorn.asyncio import serve
+from hypercorn.config import Config
+
+from outcrop.config import Settings
+
+logger = logging.getLogger(__name__)
+
+GRACEFUL_TIMEOUT_S = 30.0
+
+
+def hypercorn_config(settings: Settings) -> Config:
+    config = Config()
+    host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    config.bind = [f"{host}:{settings.port}"]
+    config.graceful_timeout = GRACEFUL_TIMEOUT_S
+    config.keep_alive_timeout = 75
+    config.h11_max_incomplete_size = 64 * 1024
+    config.accesslog = None
+    config.errorlog = logging.getLogger("hypercorn.error")
+    if settings.tls_cert and settings.tls_key:
+        config.certfile = str(settings.tls_cert)
+        config.keyfile = str(settings.tls_key)
+        config.alpn_protocols = ["h2", "http/1.1"]
+    return config
+
+
+async def serve_forever(settings: Settings) -> None:
+    from outcrop.server.app import build_app
+
+    app = build_app(settings)
+    config = hypercorn_config(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    scheme = "https" if settings.tls_cert else "http"
+    logger.info("outcrop serving profile %s on %s://%s:%d", app.state.runtime.table.profile, scheme, settings.host, settings.port)
+    await serve(app, config, shutdown_trigger=stop.wait)  # type: ignore[arg-type]

@@ -1,0 +1,21 @@
+"""What the app serves with: settings, the model table and the engine pool, built once at start."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from outcrop.config import Settings
+from outcrop.engines.pool import EnginePool
+from outcrop.registry import ModelTable, load_model_table
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    table: ModelTable
+    pool: EnginePool
+
+    @classmethod
+    def build(cls, settings: Settings) -> "Runtime":
+        table = load_model_table(settings.resolved_profile, settings.models_file)
+        return cls(settings=settings, table=table, pool=EnginePool(table, settings.cache_dir, load_wait_s=settings.load_wait_s))

@@ -1,0 +1,21 @@
+"""Embedding tasks: text, image, or both (averaged) into one shared vector space."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from PIL import Image
+
+
+@dataclass(frozen=True)
+class EmbedTask:
+    text: str | None = None
+    image: Image.Image | None = None
+    dimensions: int = 1024
+    normalize: bool = True
+
+
+@dataclass(frozen=True)
+class EmbedResult:
+    vector: list[float]
+    text_tokens: int

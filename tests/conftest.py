@@ -1,0 +1,63 @@
+"""Shared fixtures: one real `outcrop serve --profile test` process for the session, boto3 clients
+pointed at it through AWS_ENDPOINT_URL_BEDROCK_RUNTIME, as users do."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import pytest
+from botocore.config import Config
+
+from servers import ServerProcess
+
+ROOT = Path(__file__).resolve().parent.parent
+os.environ.setdefault("OUTCROP_CACHE_DIR", str(ROOT / ".cache" / "outcrop"))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# Credentials and region as any AWS user has them; the server does not need real ones.
+os.environ.setdefault("AWS_ACCESS_KEY_ID", "AKIDOUTCROPTEST")
+os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "outcrop-test-secret")
+os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+os.environ.pop("AWS_PROFILE", None)
+os.environ.pop("AWS_BEARER_TOKEN_BEDROCK", None)
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    log = tmp_path_factory.mktemp("server") / "server.log"
+    proc = ServerProcess("--profile", "test", log=log)
+    try:
+        proc.start()
+    except Exception:
+        print(log.read_text(errors="replace")[-5000:])
+        raise
+    os.environ["AWS_ENDPOINT_URL_BEDROCK_RUNTIME"] = proc.url
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture(scope="session")
+def server_log(server: ServerProcess) -> Path:
+    assert server.log_path is not None
+    return server.log_path
+
+
+def make_client(endpoint: str | None = None, **config: object) -> "boto3.client":
+    kwargs = {"config": Config(**config)} if config else {}
+    if endpoint:
+        kwargs["endpoint_url"] = endpoint  # type: ignore[assignment]
+    return boto3.client("bedrock-runtime", **kwargs)
+
+
+@pytest.fixture(scope="session")
+def bedrock(server: ServerProcess):  # type: ignore[no-untyped-def]
+    """A plain `boto3.client('bedrock-runtime')`: the endpoint comes from the environment."""
+    return make_client()
+
+
+@pytest.fixture(scope="session")
+def bedrock_no_retry(server: ServerProcess):  # type: ignore[no-untyped-def]
+    return make_client(retries={"max_attempts": 1, "mode": "standard"})

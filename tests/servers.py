@@ -1,0 +1,104 @@
+"""Real servers for tests: an `outcrop serve` subprocess, or the same app in a thread for custom setups.
+
+Both speak real HTTP on loopback; tests reach them with real boto3 clients.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_healthy(url: str, timeout: float = 120.0, process: subprocess.Popen[bytes] | None = None, verify: Any = True) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}")
+        try:
+            if httpx.get(f"{url}/health", timeout=2, verify=verify).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise TimeoutError(f"{url} did not become healthy in {timeout} s")
+
+
+class ServerProcess:
+    """`python -m outcrop serve ...` as users run it."""
+
+    def __init__(self, *args: str, env: dict[str, str] | None = None, scheme: str = "http", log: Path | None = None) -> None:
+        self.port = free_port()
+        self.url = f"{scheme}://127.0.0.1:{self.port}"
+        self.args = [sys.executable, "-m", "outcrop", "serve", "--port", str(self.port), *args]
+        self.env = {**os.environ, **(env or {})}
+        self.log_path = log
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, verify: Any = True) -> "ServerProcess":
+        out = open(self.log_path, "wb") if self.log_path else subprocess.DEVNULL
+        self.process = subprocess.Popen(self.args, env=self.env, stdout=out, stderr=subprocess.STDOUT)
+        wait_healthy(self.url, process=self.process, verify=verify)
+        return self
+
+    def stop(self) -> int | None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.process.returncode if self.process else None
+
+
+class ThreadServer:
+    """The real app under Hypercorn in a background thread, for tests that need special settings or
+    engines. Still real HTTP, real boto3."""
+
+    def __init__(self, app: Any) -> None:
+        from hypercorn.config import Config
+
+        self.app = app
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.config = Config()
+        self.config.bind = [f"127.0.0.1:{self.port}"]
+        self.config.graceful_timeout = 2
+        self._stop: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        from hypercorn.asyncio import serve
+
+        async def main() -> None:
+            self._stop = asyncio.Event()
+            self._loop = asyncio.get_running_loop()
+            await serve(self.app, self.config, shutdown_trigger=self._stop.wait)
+
+        asyncio.run(main())
+
+    def __enter__(self) -> "ThreadServer":
+        self._thread.start()
+        wait_healthy(self.url, timeout=60)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._loop and self._stop:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(timeout=30)
