@@ -113,17 +113,18 @@ class EmbeddingEngine(Engine):
 
         tasks = [job.item for job in jobs]
         with torch.inference_mode():
-            text_idx = [i for i, t in enumerate(tasks) if t.text is not None]
-            image_idx = [i for i, t in enumerate(tasks) if t.image is not None]
-            texts = F.normalize(self._text_features([tasks[i].text for i in text_idx]), dim=-1) if text_idx else None
-            images = F.normalize(self._image_features([tasks[i].image for i in image_idx]), dim=-1) if image_idx else None
+            # One forward pass for all texts of the batch and one for all images; rows map back by index.
+            text_rows = {i: row for row, i in enumerate(i for i, t in enumerate(tasks) if t.text is not None)}
+            image_rows = {i: row for row, i in enumerate(i for i, t in enumerate(tasks) if t.image is not None)}
+            texts = F.normalize(self._text_features([tasks[i].text for i in text_rows]), dim=-1) if text_rows else None
+            images = F.normalize(self._image_features([tasks[i].image for i in image_rows]), dim=-1) if image_rows else None
             results: list[EmbedResult] = []
             for i, task in enumerate(tasks):
                 parts = []
-                if texts is not None and i in text_idx:
-                    parts.append(texts[text_idx.index(i)])
-                if images is not None and i in image_idx:
-                    parts.append(images[image_idx.index(i)])
+                if texts is not None and i in text_rows:
+                    parts.append(texts[text_rows[i]])
+                if images is not None and i in image_rows:
+                    parts.append(images[image_rows[i]])
                 vector = torch.stack(parts).mean(dim=0)  # text+image: the average, as Titan documents
                 if task.dimensions != self.native_dim:
                     vector = vector @ self._projection(task.dimensions)
