@@ -252,3 +252,17 @@ def test_anthropic_bad_bodies(bedrock_no_retry) -> None:  # type: ignore[no-unty
         with pytest.raises(ClientError) as info:
             bedrock_no_retry.invoke_model(modelId="anthropic.claude-3-haiku-20240307-v1:0", body=json.dumps({**good, **change}))
         assert info.value.response["Error"]["Code"] == "ValidationException", change
+
+
+def test_tool_history_is_accepted_with_tool_config(bedrock) -> None:  # type: ignore[no-untyped-def]
+    tools = {"tools": [{"toolSpec": {"name": "get_weather", "description": "weather for a city",
+                                     "inputSchema": {"json": {"type": "object", "properties": {"city": {"type": "string"}}}}}}]}
+    messages = [
+        {"role": "user", "content": [{"text": "weather in Tokyo?"}]},
+        {"role": "assistant", "content": [{"toolUse": {"toolUseId": "tooluse_1", "name": "get_weather", "input": {"city": "Tokyo"}}}]},
+        {"role": "user", "content": [{"toolResult": {"toolUseId": "tooluse_1", "content": [{"json": {"temp": 21}}]}}]},
+    ]
+    plain = bedrock.converse(modelId=MODEL, messages=messages[:1], inferenceConfig={"maxTokens": 4}, toolConfig=tools)
+    response = bedrock.converse(modelId=MODEL, messages=messages, inferenceConfig={"maxTokens": 4}, toolConfig=tools)
+    assert response["stopReason"] in ("end_turn", "max_tokens", "tool_use")
+    assert response["usage"]["inputTokens"] > plain["usage"]["inputTokens"]  # the call and its result are in the prompt
