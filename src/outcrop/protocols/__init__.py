@@ -10,6 +10,8 @@ from outcrop.protocols.base import Protocol
 # protocol name in the model table -> "module:Class"
 PROTOCOL_CLASSES: dict[str, str] = {
     "titan-embed-image": "outcrop.protocols.titan_embed_image:TitanEmbedImage",
+    "converse": "outcrop.protocols.converse:Converse",
+    "anthropic-messages": "outcrop.protocols.anthropic_messages:AnthropicMessages",
 }
 
 

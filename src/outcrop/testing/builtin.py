@@ -15,6 +15,7 @@ logger = logging.getLogger(__name__)
 # name -> "module:function(folder)". Bump BUILD_VERSION when any builder's output changes.
 BUILDERS: dict[str, str] = {
     "tiny-siglip": "outcrop.testing.tiny_embedding:build_tiny_siglip",
+    "tiny-qwen2.5-vl": "outcrop.testing.tiny_vlm:build_tiny_qwen25vl",
 }
 BUILD_VERSION = "1"
 

@@ -1,0 +1,112 @@
+"""Turn generated token ids into text deltas on the generation thread, with stop sequences.
+
+Text that might be the start of a stop sequence (or of a held-back marker) is not sent until the
+next tokens show it is not; a trailing U+FFFD (half of a multi-byte character split across byte
+tokens) waits for the rest of the character.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+
+def _partial_suffix(text: str, needles: Iterable[str]) -> int:
+    """Length of the longest suffix of `text` that is a proper prefix of one of `needles`."""
+    best = 0
+    for needle in needles:
+        for size in range(min(len(needle) - 1, len(text)), best, -1):
+            if text.endswith(needle[:size]):
+                best = size
+                break
+    return best
+
+
+class StopAwareStreamer:
+    """A transformers streamer (`put`/`end`); the first `put` is the prompt and is skipped."""
+
+    def __init__(
+        self,
+        tokenizer: Any,
+        stop_sequences: Iterable[str],
+        hold_back: Iterable[str],
+        emit: Callable[[str], None],
+        eos_ids: set[int],
+    ) -> None:
+        self.tokenizer = tokenizer
+        self.stops = tuple(s for s in stop_sequences if s)
+        self.hold = tuple(hold_back)
+        self.emit = emit
+        self.eos_ids = eos_ids
+        self.ids: list[int] = []
+        self.text = ""
+        self.sent = 0
+        self.generated = 0
+        self.hit_eos = False
+        self.stop_sequence: str | None = None
+        self.first_token_s: float | None = None
+        self._started = time.monotonic()
+        self._prompt_seen = False
+
+    @property
+    def finished(self) -> bool:
+        return self.stop_sequence is not None or self.hit_eos
+
+    def put(self, value: Any) -> None:
+        if not self._prompt_seen:
+            self._prompt_seen = True
+            return
+        if self.finished:
+            return
+        for token in value.reshape(-1).tolist():
+            if token in self.eos_ids:
+                self.hit_eos = True
+                break
+            self.ids.append(int(token))
+            self.generated += 1
+        if self.first_token_s is None:
+            self.first_token_s = time.monotonic() - self._started
+        text = self.tokenizer.decode(self.ids, skip_special_tokens=True)
+        found = [(text.find(stop, max(0, self.sent - len(stop))), stop) for stop in self.stops]
+        found = [(at, stop) for at, stop in found if at >= 0]
+        if found:
+            at, self.stop_sequence = min(found)
+            text = text[:at]
+        self.text = text
+        if self.stop_sequence is not None or self.hit_eos:
+            self._send(len(text))
+            return
+        safe = len(text) - _partial_suffix(text, self.stops + self.hold)
+        while safe > self.sent and text[safe - 1] == "\ufffd":
+            safe -= 1
+        if not any(marker in text[self.sent:] for marker in self.hold):
+            self._send(safe)
+        else:
+            at = min(text.find(m, self.sent) for m in self.hold if m in text[self.sent:])
+            self._send(at)
+
+    def end(self) -> None:
+        if self.hold and any(m in self.text for m in self.hold):
+            return  # the protocol reads the held-back part from the final result
+        self._send(len(self.text))
+
+    def _send(self, upto: int) -> None:
+        if upto > self.sent:
+            self.emit(self.text[self.sent:upto])
+            self.sent = upto
+
+
+class CancelCriteria:
+    """Stops generation when the caller went away or the streamer saw a stop sequence."""
+
+    def __init__(self, cancelled: threading.Event, streamer: StopAwareStreamer) -> None:
+        self.cancelled = cancelled
+        self.streamer = streamer
+
+    def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+        import torch
+
+        done = self.cancelled.is_set() or self.streamer.stop_sequence is not None
+        return torch.full((input_ids.shape[0],), done, dtype=torch.bool, device=input_ids.device)

@@ -1,0 +1,228 @@
+"""Vision-language chat (transformers `AutoModelForImageTextToText` + `AutoProcessor`, the model's own
+chat template) behind a bounded queue with one generation worker thread.
+
+Tokens leave the worker as they are generated: a streamer on the worker thread decodes them, holds
+back text that may be the start of a stop sequence, and hands deltas to the event loop. A client
+that goes away sets the job's `cancelled` event, which a stopping criterion checks after every
+token, so its slot frees at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from outcrop.engines.base import Engine, pick_device, pick_dtype
+from outcrop.engines.scheduler import BatchScheduler, Job
+from outcrop.errors import ValidationException
+from outcrop.registry import ModelEntry
+from outcrop.tasks.chat import ChatResult, ChatTask, ImagePart, Prepared, TextPart
+
+logger = logging.getLogger(__name__)
+
+_DONE = object()
+
+
+@dataclass
+class _Work:
+    task: ChatTask
+    emit: Callable[[Any], None]
+
+
+def hf_messages(task: ChatTask) -> list[dict[str, Any]]:
+    """The task as the `messages` list that transformers chat templates take."""
+    messages: list[dict[str, Any]] = []
+    if task.system:
+        messages.append({"role": "system", "content": [{"type": "text", "text": task.system}]})
+    for turn in task.turns:
+        content = [
+            {"type": "text", "text": p.text} if isinstance(p, TextPart) else {"type": "image"} for p in turn.parts
+        ]
+        messages.append({"role": turn.role, "content": content})
+    return messages
+
+
+class ChatStream:
+    """Text deltas as generated; `result` is set once the iteration ends. Closing it cancels the job."""
+
+    def __init__(self, queue: asyncio.Queue[Any], job: asyncio.Task[ChatResult], prepared: Prepared) -> None:
+        self._queue, self._job, self.prepared = queue, job, prepared
+        self.result: ChatResult | None = None
+
+    @property
+    def input_tokens(self) -> int:
+        return self.prepared.input_tokens
+
+    async def __aiter__(self) -> AsyncIterator[str]:
+        try:
+            while True:
+                item = await self._queue.get()
+                if item is _DONE:
+                    self.result = self._job.result()
+                    return
+                yield item
+        finally:
+            if not self._job.done():
+                self._job.cancel()  # the scheduler sets job.cancelled; the worker stops at the next token
+
+
+class VisionChatEngine(Engine):
+    def __init__(self, entry: ModelEntry, weights_dir: Path) -> None:
+        super().__init__(entry, weights_dir)
+        self.default_temperature = float(entry.option("default_temperature", 0.0))
+        self.stream_timeout_s = float(entry.option("stream_timeout_s", 600))
+        self.scheduler: BatchScheduler[_Work, ChatResult] = BatchScheduler(
+            f"vlm:{entry.model_id}",
+            self._run_batch,
+            max_batch=1,
+            max_queue=int(entry.option("max_queue", 32)),
+            timeout_s=float(entry.option("timeout_s", 55)),
+        )
+
+    # -- loading ---------------------------------------------------------------------------------
+    def load(self) -> None:
+        import torch
+        from transformers import AutoModelForImageTextToText, AutoProcessor
+
+        self.device = pick_device(self.entry.device)
+        self.dtype = pick_dtype(self.entry.dtype, self.device)
+        self.model = AutoModelForImageTextToText.from_pretrained(self.weights_dir, dtype=self.dtype).to(self.device).eval()
+        kwargs = {}
+        if self.entry.option("max_pixels"):
+            kwargs = {"max_pixels": int(self.entry.option("max_pixels")), "min_pixels": int(self.entry.option("min_pixels", 3136))}
+        self.processor = AutoProcessor.from_pretrained(self.weights_dir, **kwargs)
+        self.tokenizer = self.processor.tokenizer
+        text_config = getattr(self.model.config, "text_config", self.model.config)
+        self.context_tokens = int(self.entry.option("context_tokens", getattr(text_config, "max_position_embeddings", 4096)))
+        self.max_output_tokens = int(self.entry.option("max_output_tokens", 4096))
+        eos = self.model.generation_config.eos_token_id
+        self.eos_ids = set(eos if isinstance(eos, list) else [eos] if eos is not None else [])
+        self.eos_ids.add(self.tokenizer.eos_token_id)
+        torch.set_grad_enabled(False)
+        logger.info("vision chat model %s ready on %s (%s)", self.entry.weights, self.device, self.dtype)
+
+    async def start(self) -> None:
+        await self.scheduler.start()
+
+    async def stop(self) -> None:
+        await self.scheduler.stop()
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "max_output_tokens": getattr(self, "max_output_tokens", None)}
+
+    # -- serving (event loop) --------------------------------------------------------------------
+    async def open_stream(self, task: ChatTask, *, streaming: bool = True) -> ChatStream:
+        """Queue the task and wait until its prompt is tokenized (errors in it raise here)."""
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[Any] = asyncio.Queue()
+
+        def emit(item: Any) -> None:
+            loop.call_soon_threadsafe(queue.put_nowait, item)
+
+        timeout = self.stream_timeout_s if streaming else None
+        job = asyncio.create_task(self.scheduler.submit(_Work(task, emit), timeout_s=timeout))
+        job.add_done_callback(lambda _t: queue.put_nowait(_DONE))
+        first = await queue.get()
+        if first is _DONE:
+            job.result()  # raises the error the worker met
+            raise RuntimeError("generation ended before its prompt was prepared")
+        return ChatStream(queue, job, first)
+
+    async def generate(self, task: ChatTask) -> ChatResult:
+        stream = await self.open_stream(task, streaming=False)
+        async for _ in stream:
+            pass
+        assert stream.result is not None
+        return stream.result
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    # -- the worker thread -----------------------------------------------------------------------
+    def prepare_inputs(self, task: ChatTask) -> Any:
+        messages = hf_messages(task)
+        prefill = task.turns[-1].role == "assistant"
+        prompt = self.processor.apply_chat_template(
+            messages, tokenize=False, add_generation_prompt=not prefill, continue_final_message=prefill
+        )
+        images = [im.convert("RGB") for im in task.images] or None
+        return self.processor(text=[prompt], images=images, return_tensors="pt")
+
+    def _run_batch(self, jobs: Sequence[Job[_Work]]) -> list[ChatResult]:
+        return [self._generate(job) for job in jobs]
+
+    def _generate(self, job: Job[_Work]) -> ChatResult:
+        import torch
+        from transformers import LogitsProcessorList, StoppingCriteriaList
+
+        from outcrop.engines.json_constraint import JsonLogitsProcessor
+        from outcrop.engines.text_stream import CancelCriteria, StopAwareStreamer
+
+        started = time.monotonic()
+        task, emit = job.item.task, job.item.emit
+        inputs = self.prepare_inputs(task)
+        input_tokens = int(inputs["input_ids"].shape[1])
+        if task.max_tokens is not None and task.max_tokens > self.max_output_tokens:
+            raise ValidationException(
+                f"The maximum tokens you requested exceeds the model limit of {self.max_output_tokens}. "
+                f"Try again with a maximum tokens value that is lower than {self.max_output_tokens}."
+            )
+        max_new = task.max_tokens or self.max_output_tokens
+        if input_tokens + max_new > self.context_tokens:
+            if task.max_tokens is None and input_tokens < self.context_tokens:
+                max_new = self.context_tokens - input_tokens
+            else:
+                raise ValidationException(
+                    f"Input is too long for this model: {input_tokens} prompt tokens (images included) plus "
+                    f"maxTokens {max_new} exceed its context window of {self.context_tokens} tokens. "
+                    "Shorten the conversation, send fewer or smaller images, or lower maxTokens."
+                )
+        emit(Prepared(input_tokens=input_tokens))
+        inputs = inputs.to(self.device)
+        if "pixel_values" in inputs:
+            inputs["pixel_values"] = inputs["pixel_values"].to(self.dtype)
+        streamer = StopAwareStreamer(self.tokenizer, task.stop_sequences, task.hold_back, emit, self.eos_ids)
+        processors = LogitsProcessorList()
+        if task.json_output:
+            processors.append(JsonLogitsProcessor(self.tokenizer, input_tokens, max_new, self.eos_ids))
+        temperature = self.default_temperature if task.temperature is None else task.temperature
+        sample = temperature > 0
+        kwargs: dict[str, Any] = {"do_sample": sample}
+        if sample:
+            kwargs.update(temperature=temperature, top_p=1.0 if task.top_p is None else task.top_p, top_k=task.top_k or 0)
+            if task.seed is not None:
+                torch.manual_seed(task.seed)
+        else:
+            kwargs.update(temperature=None, top_p=None, top_k=None)
+        with torch.inference_mode():
+            self.model.generate(
+                **inputs,
+                max_new_tokens=max_new,
+                min_new_tokens=0,
+                streamer=streamer,
+                logits_processor=processors,
+                stopping_criteria=StoppingCriteriaList([CancelCriteria(job.cancelled, streamer)]),
+                eos_token_id=sorted(self.eos_ids),
+                pad_token_id=self.tokenizer.pad_token_id,
+                **kwargs,
+            )
+        if streamer.stop_sequence is not None:
+            reason = "stop_sequence"
+        elif streamer.hit_eos:
+            reason = "end_turn"
+        else:
+            reason = "max_tokens" if streamer.generated >= max_new else "end_turn"
+        return ChatResult(
+            text=streamer.text,
+            stop_reason=reason,  # type: ignore[arg-type]
+            stop_sequence=streamer.stop_sequence,
+            input_tokens=input_tokens,
+            output_tokens=streamer.generated,
+            first_token_s=streamer.first_token_s,
+            latency_s=time.monotonic() - started,
+        )

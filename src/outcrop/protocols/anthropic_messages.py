@@ -1,0 +1,189 @@
+"""Anthropic Claude Messages bodies on InvokeModel / InvokeModelWithResponseStream (`bedrock-2023-05-31`),
+plus Converse for the same ids. Streams are `chunk` events carrying Anthropic's stream events."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from outcrop.errors import ValidationException
+from outcrop.protocols.base import (
+    CONVERSE,
+    CONVERSE_STREAM,
+    INVOKE_MODEL,
+    INVOKE_MODEL_STREAM,
+    InvokeContext,
+    InvokeReply,
+    StreamReply,
+    require_json,
+)
+from outcrop.protocols.chat_content import ContentBudget, image_part
+from outcrop.protocols.converse import Converse, asks_for_json, check_roles
+from outcrop.protocols.validation import parse_body
+from outcrop.tasks.chat import ChatResult, ChatTask, ChatTurn, Part, TextPart
+
+_MEDIA_TYPES = {"image/png": "png", "image/jpeg": "jpeg", "image/gif": "gif", "image/webp": "webp"}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TextBlock(_Strict):
+    type: Literal["text"]
+    text: str
+    cache_control: dict[str, Any] | None = None
+
+
+class ImageSource(_Strict):
+    type: Literal["base64"]
+    media_type: Literal["image/jpeg", "image/png", "image/gif", "image/webp"]
+    data: str
+
+
+class ImageBlock(_Strict):
+    type: Literal["image"]
+    source: ImageSource
+    cache_control: dict[str, Any] | None = None
+
+
+Block = Annotated[TextBlock | ImageBlock, Field(discriminator="type")]
+
+
+class AnthropicMessage(_Strict):
+    role: Literal["user", "assistant"]
+    content: str | list[Block]
+
+
+class AnthropicRequest(_Strict):
+    anthropic_version: Literal["bedrock-2023-05-31"]
+    anthropic_beta: list[str] | None = None
+    max_tokens: int = Field(ge=1)
+    messages: list[AnthropicMessage]
+    system: str | list[TextBlock] | None = None
+    temperature: float | None = Field(None, ge=0, le=1)
+    top_p: float | None = Field(None, ge=0, le=1)
+    top_k: int | None = Field(None, ge=0, le=500)
+    stop_sequences: list[str] | None = Field(None, max_length=8191)
+    metadata: dict[str, Any] | None = None
+
+
+def parse_anthropic(body: bytes, json_from_prompt: bool = True) -> ChatTask:
+    try:
+        document = json.loads(body) if body.strip() else None
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        document = None
+    if isinstance(document, dict) and ("tools" in document or "tool_choice" in document):
+        raise ValidationException("tools are not supported on InvokeModel by this server; use Converse with toolConfig.")
+    request = parse_body(AnthropicRequest, body)
+    check_roles([m.role for m in request.messages])
+    budget = ContentBudget()
+    turns = []
+    for i, message in enumerate(request.messages):
+        blocks = [TextBlock(type="text", text=message.content)] if isinstance(message.content, str) else message.content
+        if not blocks:
+            raise ValidationException(f"messages.{i}: all messages must have non-empty content")
+        parts: list[Part] = []
+        for j, block in enumerate(blocks):
+            if isinstance(block, TextBlock):
+                if not block.text and not (message.role == "assistant" and i == len(request.messages) - 1):
+                    raise ValidationException(f"messages.{i}.content.{j}: text content blocks must be non-empty")
+                parts.append(TextPart(block.text))
+            else:
+                if message.role != "user":
+                    raise ValidationException(f"messages.{i}.content.{j}: images can only be sent in user messages.")
+                parts.append(image_part(block.source.data, _MEDIA_TYPES[block.source.media_type], f"messages.{i}.content.{j}.image", budget))
+        turns.append(ChatTurn(role=message.role, parts=tuple(parts)))
+    system = request.system if isinstance(request.system, str) or request.system is None else "\n".join(b.text for b in request.system)
+    turns_t = tuple(turns)
+    return ChatTask(
+        turns=turns_t,
+        system=system or None,
+        max_tokens=request.max_tokens,
+        temperature=request.temperature,
+        top_p=request.top_p,
+        top_k=request.top_k,
+        stop_sequences=tuple(s for s in (request.stop_sequences or ()) if s),
+        json_output=json_from_prompt and asks_for_json(turns_t),
+    )
+
+
+def _model_name(model_id: str) -> str:
+    name = model_id.rsplit("/", 1)[-1].split(":")[0]
+    for prefix in ("us.", "eu.", "apac.", "global.", "jp.", "au."):
+        name = name.removeprefix(prefix)
+    return name.removeprefix("anthropic.").rsplit("-v", 1)[0]
+
+
+def _metrics_headers(result: ChatResult) -> dict[str, str]:
+    return {"X-Amzn-Bedrock-Input-Token-Count": str(result.input_tokens), "X-Amzn-Bedrock-Output-Token-Count": str(result.output_tokens)}
+
+
+class AnthropicMessages(Converse):
+    name = "anthropic-messages"
+    operations = frozenset({INVOKE_MODEL, INVOKE_MODEL_STREAM, CONVERSE, CONVERSE_STREAM})
+
+    def parse_invoke(self, ctx: InvokeContext) -> ChatTask:
+        require_json(ctx.content_type, ctx.accept)
+        return parse_anthropic(ctx.body, bool(ctx.entry.option("json_from_prompt", True)))
+
+    async def invoke_model(self, ctx: InvokeContext) -> InvokeReply:
+        task = self.parse_invoke(ctx)
+        engine = await ctx.engine()
+        result = await engine.generate(task)
+        body = {
+            "id": f"msg_bdrk_{uuid.uuid4().hex[:24]}",
+            "type": "message",
+            "role": "assistant",
+            "model": _model_name(ctx.model_id),
+            "content": [{"type": "text", "text": result.text}],
+            "stop_reason": result.stop_reason,
+            "stop_sequence": result.stop_sequence,
+            "usage": {"input_tokens": result.input_tokens, "output_tokens": result.output_tokens},
+        }
+        return InvokeReply(body=json.dumps(body, ensure_ascii=False).encode(), headers=_metrics_headers(result))
+
+    async def invoke_model_stream(self, ctx: InvokeContext) -> StreamReply:
+        started = time.monotonic()
+        task = self.parse_invoke(ctx)
+        engine = await ctx.engine()
+        stream = await engine.open_stream(task)
+        return StreamReply(events=_anthropic_events(stream, _model_name(ctx.model_id), started),
+                           headers={"X-Amzn-Bedrock-Content-Type": "application/json"})
+
+
+def _chunk(event: dict[str, Any]) -> tuple[str, dict[str, str]]:
+    return "chunk", {"bytes": base64.b64encode(json.dumps(event, ensure_ascii=False).encode()).decode()}
+
+
+async def _anthropic_events(stream: Any, model: str, started: float) -> AsyncIterator[tuple[str, Any]]:
+    yield _chunk({
+        "type": "message_start",
+        "message": {"id": f"msg_bdrk_{uuid.uuid4().hex[:24]}", "type": "message", "role": "assistant", "model": model,
+                    "content": [], "stop_reason": None, "stop_sequence": None,
+                    "usage": {"input_tokens": stream.input_tokens, "output_tokens": 1}},
+    })
+    yield _chunk({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}})
+    first_byte: float | None = None
+    async for delta in stream:
+        if first_byte is None:
+            first_byte = time.monotonic() - started
+        yield _chunk({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": delta}})
+    result: ChatResult = stream.result
+    yield _chunk({"type": "content_block_stop", "index": 0})
+    yield _chunk({"type": "message_delta", "delta": {"stop_reason": result.stop_reason, "stop_sequence": result.stop_sequence},
+                  "usage": {"output_tokens": result.output_tokens}})
+    latency = int((time.monotonic() - started) * 1000)
+    yield _chunk({
+        "type": "message_stop",
+        "amazon-bedrock-invocationMetrics": {
+            "inputTokenCount": result.input_tokens, "outputTokenCount": result.output_tokens,
+            "invocationLatency": latency, "firstByteLatency": int((first_byte if first_byte is not None else latency / 1000) * 1000),
+        },
+    })

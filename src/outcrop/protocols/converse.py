@@ -1,0 +1,275 @@
+"""Converse and ConverseStream over a vision-language chat engine.
+
+Validates as Bedrock does (roles alternate and start with the user, limits on images and
+documents, inference ranges), builds a `ChatTask`, and writes Bedrock's response or event stream.
+Text blocks stream with no `contentBlockStart`; tool-use blocks get one, as on Bedrock.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from outcrop.errors import ResourceNotFoundException, ValidationException
+from outcrop.protocols.base import CONVERSE, CONVERSE_STREAM, InvokeContext, InvokeReply, Protocol, StreamReply
+from outcrop.protocols.chat_content import ContentBudget, document_parts, image_part
+from outcrop.protocols.converse_schema import ContentBlock, ConverseRequest
+from outcrop.protocols.tool_prompt import CALL_OPEN, call_text, parse_calls, response_text, tools_prompt
+from outcrop.protocols.validation import parse_body
+from outcrop.tasks.chat import ChatResult, ChatTask, ChatTurn, Part, TextPart
+
+_UNSUPPORTED_BLOCKS = ("video", "audio", "guardContent", "reasoningContent", "citationsContent", "searchResult")
+_EXTRA_FIELDS = {"top_k": (int, 0, 500), "seed": (int, 0, 2**32 - 1)}
+JSON_WORDS = ("json",)
+
+
+@dataclass
+class ChatRequest:
+    """A parsed request: the task plus what the response writer needs."""
+
+    task: ChatTask
+    tool_names: set[str] = field(default_factory=set)
+    response_paths: list[str] = field(default_factory=list)
+
+
+def check_roles(roles: list[str]) -> None:
+    if not roles:
+        raise ValidationException("The messages field is empty. Add at least one user message and try again.")
+    if roles[0] != "user":
+        raise ValidationException(
+            "A conversation must start with a user message. Try again with a conversation that starts with a user message."
+        )
+    for before, after in zip(roles, roles[1:]):
+        if before == after:
+            raise ValidationException(
+                "A conversation must alternate between user and assistant roles. Make sure the conversation "
+                "alternates between user and assistant roles and try again."
+            )
+
+
+def _block_parts(block: ContentBlock, where: str, budget: ContentBudget, has_tools: bool) -> list[Part]:
+    if block.text is not None:
+        return [TextPart(block.text)]
+    if block.image is not None:
+        if block.image.source.bytes is None:
+            raise ValidationException(f"{where}.image.source: s3Location is not supported by this server. Send the image as bytes.")
+        return [image_part(block.image.source.bytes, block.image.format, f"{where}.image", budget)]
+    if block.document is not None:
+        doc, src = block.document, block.document.source
+        if src.s3Location is not None:
+            raise ValidationException(f"{where}.document.source: s3Location is not supported by this server. Send the document as bytes.")
+        text = src.text if src.text is not None else (
+            "\n".join(c.get("text", "") for c in src.content) if src.content is not None else None
+        )
+        raw = None
+        if src.bytes is not None:
+            from outcrop.protocols.images import decode_base64
+
+            raw = decode_base64(src.bytes, f"{where}.document", 4_500_000)
+        return document_parts(doc.format, doc.name, raw, text, f"{where}.document", budget)
+    if block.toolUse is not None or block.toolResult is not None:
+        if not has_tools:
+            raise ValidationException("The toolConfig field must be defined when using toolUse and toolResult content blocks.")
+        if block.toolUse is not None:
+            return [TextPart(call_text(block.toolUse.name, block.toolUse.input))]
+        parts: list[Part] = []
+        texts = []
+        for i, item in enumerate(block.toolResult.content):  # type: ignore[union-attr]
+            if "text" in item:
+                texts.append(str(item["text"]))
+            elif "json" in item:
+                texts.append(json.dumps(item["json"], ensure_ascii=False))
+            elif "image" in item and isinstance(item["image"], dict):
+                img = item["image"]
+                parts.append(image_part(str(img.get("source", {}).get("bytes", "")), img.get("format", "png"),
+                                        f"{where}.toolResult.content.{i}.image", budget))
+            else:
+                raise ValidationException(f"{where}.toolResult.content.{i}: only text, json and image results are supported.")
+        return [TextPart(response_text("\n".join(texts))), *parts]
+    for name in _UNSUPPORTED_BLOCKS:
+        if getattr(block, name) is not None:
+            raise ValidationException(f"{where}: this model doesn't support the {name} content block. Remove it and try again.")
+    return []  # cachePoint: no local meaning
+
+
+def _extra_fields(fields: dict[str, Any] | None) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in (fields or {}).items():
+        if key not in _EXTRA_FIELDS:
+            raise ValidationException(
+                f"Malformed input request: #: extraneous key [{key}] is not permitted in additionalModelRequestFields "
+                f"(this model accepts {', '.join(sorted(_EXTRA_FIELDS))}), please reformat your input and try again."
+            )
+        kind, low, high = _EXTRA_FIELDS[key]
+        if not isinstance(value, kind) or isinstance(value, bool) or not low <= value <= high:
+            raise ValidationException(f"additionalModelRequestFields.{key} must be an integer from {low} to {high}.")
+        out[key] = value
+    return out
+
+
+def asks_for_json(turns: tuple[ChatTurn, ...]) -> bool:
+    last_user = next((t for t in reversed(turns) if t.role == "user"), None)
+    text = " ".join(p.text for p in last_user.parts if isinstance(p, TextPart)) if last_user else ""
+    return any(word in text.lower() for word in JSON_WORDS)
+
+
+def parse_converse(body: bytes, json_from_prompt: bool = True) -> ChatRequest:
+    request = parse_body(ConverseRequest, body)
+    if request.promptVariables is not None:
+        raise ValidationException("promptVariables can only be used with a prompt resource ARN as the model id.")
+    if request.guardrailConfig is not None:
+        identifier = request.guardrailConfig.get("guardrailIdentifier", "")
+        raise ResourceNotFoundException(f"The guardrail with identifier '{identifier}' was not found. No guardrails are configured on this server.")
+    messages = request.messages or []
+    check_roles([m.role for m in messages])
+    tools = [t.toolSpec for t in (request.toolConfig.tools if request.toolConfig else []) if t.toolSpec is not None]
+    if request.toolConfig and any(t.systemTool is not None for t in request.toolConfig.tools):
+        raise ValidationException("systemTool tools are not supported by this model.")
+    budget = ContentBudget()
+    turns = []
+    for i, message in enumerate(messages):
+        if not message.content:
+            raise ValidationException(
+                f"The content field in the Message object at messages.{i} is empty. Add a ContentBlock object to "
+                "the content field and try again."
+            )
+        parts: list[Part] = []
+        for j, block in enumerate(message.content):
+            if message.role == "assistant" and (block.image is not None or block.document is not None):
+                raise ValidationException(f"messages.{i}.content.{j}: images and documents can only be sent in user messages.")
+            parts.extend(_block_parts(block, f"messages.{i}.content.{j}", budget, bool(tools)))
+        if any(b.document is not None for b in message.content) and not any(b.text for b in message.content):
+            raise ValidationException(
+                f"messages.{i}: a message with a document must also contain a text block. Add a text block and try again."
+            )
+        turns.append(ChatTurn(role=message.role, parts=tuple(parts)))
+    system = "\n".join(b.text for b in (request.system or []) if b.text) or None
+    if tools:
+        specs = [{"name": t.name, "description": t.description, "parameters": t.inputSchema.get("json", {})} for t in tools]
+        prompt = tools_prompt(specs, request.toolConfig.toolChoice if request.toolConfig else None)
+        system = f"{system}\n\n{prompt}" if system else prompt
+    config = request.inferenceConfig
+    stops = tuple(config.stopSequences or ()) if config else ()
+    if any(not s for s in stops):
+        raise ValidationException("inferenceConfig.stopSequences: each stop sequence must be at least 1 character long.")
+    extra = _extra_fields(request.additionalModelRequestFields)
+    json_output = False
+    if request.outputConfig and request.outputConfig.textFormat:
+        for structure in request.outputConfig.textFormat.structure.values():
+            try:
+                json.loads(structure.schema_)
+            except json.JSONDecodeError:
+                raise ValidationException("outputConfig.textFormat.structure.jsonSchema.schema is not valid JSON.") from None
+        json_output = True
+    turns_t = tuple(turns)
+    if json_from_prompt and not tools and asks_for_json(turns_t):
+        json_output = True
+    paths = request.additionalModelResponseFieldPaths or []
+    for path in paths:
+        if not path.startswith("/") or len(path) > 256:
+            raise ValidationException(f"additionalModelResponseFieldPaths: '{path}' is not a valid JSON Pointer.")
+    task = ChatTask(
+        turns=turns_t,
+        system=system,
+        max_tokens=config.maxTokens if config else None,
+        temperature=config.temperature if config else None,
+        top_p=config.topP if config else None,
+        top_k=extra.get("top_k"),
+        seed=extra.get("seed"),
+        stop_sequences=stops,
+        json_output=json_output,
+        hold_back=(CALL_OPEN,) if tools else (),
+    )
+    return ChatRequest(task=task, tool_names={t.name for t in tools}, response_paths=paths)
+
+
+def output_blocks(result: ChatResult, tool_names: set[str]) -> tuple[list[dict[str, Any]], str]:
+    """Converse content blocks and stop reason for a finished generation."""
+    text, calls = parse_calls(result.text, tool_names) if tool_names else (result.text, [])
+    blocks: list[dict[str, Any]] = [{"text": text}] if text or not calls else []
+    blocks += [{"toolUse": call} for call in calls]
+    return blocks, ("tool_use" if calls else result.stop_reason)
+
+
+def _response_fields(result: ChatResult, paths: list[str]) -> dict[str, Any] | None:
+    available = {"/stop_sequence": ("stop_sequence", result.stop_sequence)}
+    fields = {available[p][0]: available[p][1] for p in paths if p in available}
+    return fields or None
+
+
+class Converse(Protocol):
+    name = "converse"
+    operations = frozenset({CONVERSE, CONVERSE_STREAM})
+
+    def parse(self, ctx: InvokeContext) -> ChatRequest:
+        return parse_converse(ctx.body, bool(ctx.entry.option("json_from_prompt", True)))
+
+    async def converse(self, ctx: InvokeContext) -> InvokeReply:
+        started = time.monotonic()
+        request = self.parse(ctx)
+        engine = await ctx.engine()
+        result = await engine.generate(request.task)
+        blocks, stop_reason = output_blocks(result, request.tool_names)
+        response: dict[str, Any] = {
+            "output": {"message": {"role": "assistant", "content": blocks}},
+            "stopReason": stop_reason,
+            "usage": _usage(result),
+            "metrics": {"latencyMs": int((time.monotonic() - started) * 1000)},
+        }
+        fields = _response_fields(result, request.response_paths)
+        if fields:
+            response["additionalModelResponseFields"] = fields
+        return InvokeReply(body=json.dumps(response, ensure_ascii=False).encode())
+
+    async def converse_stream(self, ctx: InvokeContext) -> StreamReply:
+        started = time.monotonic()
+        request = self.parse(ctx)
+        engine = await ctx.engine()
+        stream = await engine.open_stream(request.task)
+        return StreamReply(events=_converse_events(stream, request, started))
+
+
+def _usage(result: ChatResult) -> dict[str, int]:
+    return {
+        "inputTokens": result.input_tokens,
+        "outputTokens": result.output_tokens,
+        "totalTokens": result.input_tokens + result.output_tokens,
+    }
+
+
+async def _converse_events(stream: Any, request: ChatRequest, started: float) -> AsyncIterator[tuple[str, Any]]:
+    yield "messageStart", {"role": "assistant"}
+    sent_text = False
+    async for delta in stream:
+        sent_text = True
+        yield "contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": delta}}
+    result: ChatResult = stream.result
+    blocks, stop_reason = output_blocks(result, request.tool_names)
+    index = 0
+    text_block = next((b["text"] for b in blocks if "text" in b), None)
+    if sent_text or text_block is not None or not blocks:
+        if not sent_text:
+            yield "contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": text_block or ""}}
+        yield "contentBlockStop", {"contentBlockIndex": 0}
+        index = 1
+    for block in blocks:
+        if "toolUse" not in block:
+            continue
+        call = block["toolUse"]
+        yield "contentBlockStart", {"contentBlockIndex": index, "start": {"toolUse": {"toolUseId": call["toolUseId"], "name": call["name"]}}}
+        yield "contentBlockDelta", {"contentBlockIndex": index, "delta": {"toolUse": {"input": json.dumps(call["input"], ensure_ascii=False)}}}
+        yield "contentBlockStop", {"contentBlockIndex": index}
+        index += 1
+    stop: dict[str, Any] = {"stopReason": stop_reason}
+    fields = _response_fields(result, request.response_paths)
+    if fields:
+        stop["additionalModelResponseFields"] = fields
+    yield "messageStop", stop
+    yield "metadata", {"usage": _usage(result), "metrics": {"latencyMs": int((time.monotonic() - started) * 1000)}}
+
+
+def with_task(request: ChatRequest, **changes: Any) -> ChatRequest:
+    return replace(request, task=replace(request.task, **changes))
