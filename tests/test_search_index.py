@@ -152,8 +152,11 @@ def test_killed_run_resumes_without_loss_or_duplicates(tmp_path: Path, embedder:
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None:
         if db.exists():
-            with sqlite3.connect(db, timeout=10) as conn:
-                count = conn.execute("SELECT COUNT(*) FROM images").fetchone()[0]
+            try:
+                with sqlite3.connect(db, timeout=10) as conn:
+                    count = conn.execute("SELECT COUNT(*) FROM images").fetchone()[0]
+            except sqlite3.OperationalError:  # the file exists a moment before its tables do
+                count = 0
             if count >= 20:
                 break
         time.sleep(0.05)
