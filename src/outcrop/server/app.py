@@ -15,6 +15,7 @@ from outcrop.server.bedrock_routes import router as bedrock_router
 from outcrop.server.errors import install_error_handlers
 from outcrop.server.middleware import RawPathRouting, RequestId
 from outcrop.server.runtime import Runtime
+from outcrop.server.search_routes import router as search_router
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +46,7 @@ def build_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
     app.state.ready = False
     install_error_handlers(app)
     app.include_router(bedrock_router, tags=["bedrock-runtime"])
+    app.include_router(search_router)
 
     @app.get("/health", tags=["outcrop"])
     async def health(request: Request) -> dict[str, Any]:
