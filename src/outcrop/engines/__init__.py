@@ -11,6 +11,8 @@ if TYPE_CHECKING:
 # engine name in the model table -> "module:Class". Imported lazily: torch loads on first use only.
 ENGINE_CLASSES: dict[str, str] = {
     "embedding": "outcrop.engines.embedding:EmbeddingEngine",
+    # Test-only (fault tests through the real registry); no profile names it.
+    "fault": "outcrop.testing.faults:FaultEngine",
 }
 
 
