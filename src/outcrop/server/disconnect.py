@@ -70,3 +70,43 @@ class CancelOnDisconnect:
             raise
         finally:
             watcher.cancel()
+
+
+class DrainRequestBody:
+    """Read what is left of a request body before answering without having read it.
+
+    A handler that refuses a request early (bad model id, auth failure, unsupported operation)
+    answers before reading the body. Hypercorn then sees a request that is not finished when the
+    response is, and closes the keep-alive connection without `Connection: close`; a client that
+    already sent its next request on that connection gets "server disconnected". Draining (up to
+    `limit` bytes; past that, closing is the right answer) keeps the connection reusable.
+    """
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        finished = False
+
+        async def tracking_receive() -> Message:
+            nonlocal finished
+            message = await receive()
+            if message["type"] == "http.disconnect" or not message.get("more_body", False):
+                finished = True
+            return message
+
+        async def draining_send(message: Message) -> None:
+            nonlocal finished
+            if message["type"] == "http.response.start" and not finished:
+                drained = 0
+                while not finished and drained <= self.limit:
+                    rest = await receive()
+                    drained += len(rest.get("body", b""))
+                    finished = rest["type"] == "http.disconnect" or not rest.get("more_body", False)
+            await send(message)
+
+        await self.app(scope, tracking_receive, draining_send)
