@@ -12,7 +12,6 @@ import boto3
 import httpx
 import pytest
 from botocore.config import Config
-from botocore.exceptions import ClientError
 
 from servers import ServerProcess, ThreadServer, free_port
 
