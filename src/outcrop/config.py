@@ -36,6 +36,8 @@ def _env(name: str, default: Any, kind: type) -> Any:
 _KINDS: dict[str, type] = {
     "models_file": Path, "cache_dir": Path, "data_dir": Path, "tls_cert": Path, "tls_key": Path,
     "port": int, "max_body_bytes": int, "load_wait_s": float, "preload": bool,
+    # security / observability
+    "auth_file": Path, "insecure": bool, "cors_origins": tuple, "shutdown_timeout_s": float,
 }
 
 
@@ -58,6 +60,17 @@ class Settings:
     tls_cert: Path | None = None
     tls_key: Path | None = None
     log_level: str = "info"
+    # -- security and observability (server/auth, server/binding.py, server/cors.py, server/logs.py) --
+    # TOML file of access keys / API keys and their permissions; keys may also come from
+    # OUTCROP_ACCESS_KEYS / OUTCROP_API_KEYS. No keys: no authentication (loopback only, see `insecure`).
+    auth_file: Path | None = None
+    # Serve a non-loopback address without authentication anyway.
+    insecure: bool = False
+    # Origins allowed to make cross-origin (browser) requests; every other origin is refused.
+    cors_origins: tuple[str, ...] = ()
+    log_format: str = "text"
+    # SIGTERM: stop accepting, let in-flight requests finish for up to this long, exit 0.
+    shutdown_timeout_s: float = 30.0
 
     @classmethod
     def from_env(cls, **overrides: Any) -> "Settings":

@@ -93,6 +93,19 @@ class UnknownOperationException(BedrockError):
     code, status = "UnknownOperationException", 404
 
 
+# SigV4 failures, as every AWS front door names them (botocore raises ClientError with these codes).
+class MissingAuthenticationTokenException(BedrockError):
+    code, status = "MissingAuthenticationTokenException", 403
+
+
+class IncompleteSignatureException(BedrockError):
+    code, status = "IncompleteSignatureException", 400
+
+
+class InvalidSignatureException(BedrockError):
+    code, status = "InvalidSignatureException", 403
+
+
 MODELED_ERRORS: tuple[type[BedrockError], ...] = (
     ValidationException,
     ServiceQuotaExceededException,

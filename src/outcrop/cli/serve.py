@@ -21,16 +21,45 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument("--preload", action="store_true", default=None, help="load every model at start-up instead of on first use.")
     parser.add_argument("--tls-cert", type=Path, default=None, help="PEM certificate: serve https (h2 by ALPN).")
     parser.add_argument("--tls-key", type=Path, default=None, help="PEM private key for --tls-cert.")
+    _add_security_flags(parser)
     parser.set_defaults(func=run)
 
 
+def _add_security_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("security and observability")
+    group.add_argument("--auth-file", type=Path, default=None, metavar="FILE",
+                       help="TOML file of access keys (SigV4) and API keys (bearer) with their permissions. "
+                       "Env: OUTCROP_AUTH_FILE; keys also from OUTCROP_ACCESS_KEYS=AKID:SECRET and OUTCROP_API_KEYS=TOKEN.")
+    group.add_argument("--insecure", action="store_true", default=None,
+                       help="allow binding a non-loopback address without authentication.")
+    group.add_argument("--cors-origin", action="append", default=None, metavar="ORIGIN", dest="cors_origins",
+                       help="allow cross-origin browser requests from ORIGIN (repeatable; '*' for any). Default: none.")
+    group.add_argument("--log-format", choices=("text", "json"), default=None,
+                       help="text, or JSON lines with request id, model, operation, latency and outcome. Env: OUTCROP_LOG_FORMAT.")
+    group.add_argument("--shutdown-timeout", type=float, default=None, dest="shutdown_timeout_s", metavar="SECONDS",
+                       help="on SIGTERM, how long in-flight requests may finish. Default: 30.")
+
+
 def run(args: argparse.Namespace) -> int:
+    from outcrop.cli import CliError
     from outcrop.config import Settings
+    from outcrop.server.auth import load_keys
+    from outcrop.server.binding import InsecureBindError, check_bind
     from outcrop.server.http import serve_forever
+    from outcrop.server.logs import configure_logging
 
     settings = Settings.from_env(
         profile=args.profile, models_file=args.models, cache_dir=args.cache_dir, host=args.host, port=args.port,
         preload=args.preload, tls_cert=args.tls_cert, tls_key=args.tls_key,
+        auth_file=args.auth_file, insecure=args.insecure,
+        cors_origins=tuple(args.cors_origins) if args.cors_origins else None,
+        log_format=args.log_format, shutdown_timeout_s=args.shutdown_timeout_s,
     )
+    configure_logging(args.log_level, settings.log_format)
+    try:
+        keys = load_keys(settings.auth_file)
+        check_bind(settings.host, bool(keys), settings.insecure)
+    except (InsecureBindError, ValueError, OSError) as exc:
+        raise CliError(str(exc)) from None
     asyncio.run(serve_forever(settings))
     return 0

@@ -12,6 +12,8 @@ if TYPE_CHECKING:
 ENGINE_CLASSES: dict[str, str] = {
     "embedding": "outcrop.engines.embedding:EmbeddingEngine",
     "vision-chat": "outcrop.engines.vlm:VisionChatEngine",
+    # Test-only (fault tests through the real registry); no profile names it.
+    "fault": "outcrop.testing.faults:FaultEngine",
 }
 
 

@@ -103,6 +103,10 @@ class EnginePool:
             if slot.engine is not None:
                 await slot.engine.stop()
 
+    def loaded(self) -> list[tuple[str, Engine]]:
+        """(model id, engine) of every engine that is loaded now."""
+        return [(slot.entry.model_id, slot.engine) for slot in self._slots.values() if slot.engine is not None]
+
     def status(self) -> list[dict[str, Any]]:
         rows = []
         for slot in self._slots.values():

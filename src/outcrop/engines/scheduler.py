@@ -14,7 +14,7 @@ import asyncio
 import logging
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Hashable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -68,6 +68,7 @@ class BatchScheduler(Generic[T, R]):
         self.running = 0
         self.batches_run = 0
         self.items_run = 0
+        self.batch_sizes: Counter[int] = Counter()  # batch size -> batches run (for /metrics)
 
     @property
     def depth(self) -> int:
@@ -136,6 +137,7 @@ class BatchScheduler(Generic[T, R]):
                 self.running = 0
             self.batches_run += 1
             self.items_run += len(batch)
+            self.batch_sizes[len(batch)] += 1
             for job, result in zip(batch, results):
                 if job.future.done():
                     continue
@@ -174,4 +176,15 @@ class BatchScheduler(Generic[T, R]):
                 raise RuntimeError(f"{self.name}: run_batch returned {len(results)} results for {len(batch)} items")
             return results
         except BaseException as exc:  # one failing batch must not take the worker down
+            if type(exc).__name__ == "OutOfMemoryError":
+                _release_device_memory()
             return [exc] * len(batch)
+
+
+def _release_device_memory() -> None:
+    """After an out-of-memory error, hand cached blocks back so the next request can allocate."""
+    import sys
+
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available():
+        torch.cuda.empty_cache()

@@ -42,11 +42,13 @@ def _found(value: Any) -> str:
 def describe_error(error: dict[str, Any]) -> str:
     kind, loc, value, ctx = error["type"], tuple(error["loc"]), error.get("input"), error.get("ctx") or {}
     # Union members add their tag to the location; Bedrock's pointer names only fields.
-    loc = tuple(p for p in loc if not (isinstance(p, str) and ("[" in p or p.startswith("function-"))))
+    # The last part of an unknown/missing-key error is the key itself (any text, `[` included), never a tag.
+    key = loc[-1] if loc and kind in ("extra_forbidden", "missing") else None
+    loc = tuple(p for p in (loc[:-1] if key is not None else loc) if not (isinstance(p, str) and ("[" in p or p.startswith("function-"))))
     if kind == "extra_forbidden":
-        return f"{_pointer(loc[:-1])}: extraneous key [{loc[-1]}] is not permitted"
+        return f"{_pointer(loc)}: extraneous key [{key}] is not permitted"
     if kind == "missing":
-        return f"{_pointer(loc[:-1])}: required key [{loc[-1]}] not found"
+        return f"{_pointer(loc)}: required key [{key}] not found"
     if kind in _EXPECTED:
         return f"{_pointer(loc)}: expected type: {_EXPECTED[kind]}, found: {_found(value)}"
     if kind in ("literal_error", "enum"):

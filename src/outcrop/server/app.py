@@ -16,6 +16,7 @@ from outcrop.server.errors import install_error_handlers
 from outcrop.server.middleware import RawPathRouting, RequestId
 from outcrop.server.runtime import Runtime
 from outcrop.server.search_routes import router as search_router
+from outcrop.server.security import install_security
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +60,9 @@ def build_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
             "engines": runtime.pool.status(),
         }
 
-    # Outermost first: request ids on every response, then raw-path routing for encoded model ids.
+    # Each add wraps the previous: raw-path routing innermost, then metrics/CORS/auth/disconnect
+    # (server/security.py), request ids outermost so every response, refusals included, has one.
     app.add_middleware(RawPathRouting)
+    install_security(app, settings, runtime)
     app.add_middleware(RequestId)
     return app

@@ -15,14 +15,12 @@ from outcrop.config import Settings
 
 logger = logging.getLogger(__name__)
 
-GRACEFUL_TIMEOUT_S = 30.0
-
 
 def hypercorn_config(settings: Settings) -> Config:
     config = Config()
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
     config.bind = [f"{host}:{settings.port}"]
-    config.graceful_timeout = GRACEFUL_TIMEOUT_S
+    config.graceful_timeout = settings.shutdown_timeout_s
     config.keep_alive_timeout = 75
     config.h11_max_incomplete_size = 64 * 1024
     config.accesslog = None

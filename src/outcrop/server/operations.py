@@ -1,0 +1,54 @@
+"""Which Bedrock operation and model a raw request path names, for middleware (auth, metrics, logs)
+that runs before routing."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from urllib.parse import unquote
+
+_MODEL_ROUTE = re.compile(r"^/model/([^/]+)/(invoke|invoke-with-response-stream|converse|converse-stream)$")
+_GUARDRAIL_ROUTE = re.compile(r"^/guardrail/([^/]+)/version/([^/]+)/apply$")
+_OPERATIONS = {
+    "invoke": "InvokeModel",
+    "invoke-with-response-stream": "InvokeModelWithResponseStream",
+    "converse": "Converse",
+    "converse-stream": "ConverseStream",
+}
+# The IAM action that allows each operation (Converse is allowed by bedrock:InvokeModel, as on AWS).
+IAM_ACTIONS = {
+    "InvokeModel": "bedrock:InvokeModel",
+    "Converse": "bedrock:InvokeModel",
+    "InvokeModelWithResponseStream": "bedrock:InvokeModelWithResponseStream",
+    "ConverseStream": "bedrock:InvokeModelWithResponseStream",
+    "ApplyGuardrail": "bedrock:ApplyGuardrail",
+}
+
+
+@dataclass(frozen=True)
+class Operation:
+    name: str
+    model_id: str | None = None  # decoded, as sent
+    guardrail: str | None = None
+
+    @property
+    def iam_action(self) -> str:
+        return IAM_ACTIONS[self.name]
+
+
+def operation_of(raw_path: str) -> Operation | None:
+    """The Bedrock operation of a raw (still percent-encoded) path, or None for other routes."""
+    match = _MODEL_ROUTE.match(raw_path)
+    if match:
+        return Operation(_OPERATIONS[match.group(2)], model_id=unquote(match.group(1)))
+    match = _GUARDRAIL_ROUTE.match(raw_path)
+    if match:
+        return Operation("ApplyGuardrail", guardrail=unquote(match.group(1)))
+    return None
+
+
+def raw_path_of(scope: dict) -> str:  # type: ignore[type-arg]
+    raw = scope.get("raw_path")
+    path = raw.split(b"?", 1)[0].decode("latin-1") if raw else scope.get("path", "")
+    root = scope.get("root_path", "")
+    return path[len(root) :] if root and path.startswith(root) else path

@@ -1,0 +1,40 @@
+"""A test-only engine for fault tests: the real embedding engine (real tiny weights, real scheduler,
+real worker thread) whose run path misbehaves when the input text asks it to.
+
+Reachable only when a `--models` file names `engine = "fault"`; no shipped profile does.
+Commands (the start of `inputText`): `FAULT:raise` raises, `FAULT:oom` raises torch's CUDA
+out-of-memory error, `FAULT:hang` blocks until the job is cancelled (deadline or client gone)
+or `hang_s` passes, `FAULT:slow` sleeps `slow_s` and then answers normally.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+
+from outcrop.engines.embedding import EmbeddingEngine
+from outcrop.engines.scheduler import Job
+from outcrop.tasks.embedding import EmbedResult, EmbedTask
+
+logger = logging.getLogger(__name__)
+
+
+class FaultEngine(EmbeddingEngine):
+    def _run_batch(self, jobs: Sequence[Job[EmbedTask]]) -> list[EmbedResult]:
+        for job in jobs:
+            command = (job.item.text or "").split(" ", 1)[0]
+            if command == "FAULT:raise":
+                raise RuntimeError("injected engine failure")
+            if command == "FAULT:oom":
+                import torch
+
+                raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB (injected by the fault engine)")
+            if command == "FAULT:hang":
+                started = time.monotonic()
+                if job.cancelled.wait(float(self.entry.option("hang_s", 60))):
+                    logger.warning("fault engine: hang stopped after %.1f s because its job was cancelled", time.monotonic() - started)
+                    raise RuntimeError("cancelled")
+            if command == "FAULT:slow":
+                time.sleep(float(self.entry.option("slow_s", 3)))
+        return super()._run_batch(jobs)
