@@ -34,20 +34,29 @@ CASES_RUN: dict[str, int] = {}
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None)
 
 # Parsers that are not a protocol's `parse(bytes)`: name -> function(bytes).
-EXTRA_PARSERS: dict[str, Callable[[bytes], Any]] = {}
+def _anthropic_invoke(body: bytes) -> Any:
+    from outcrop.protocols.anthropic_messages import parse_anthropic
+
+    return parse_anthropic(body)
+
+
+EXTRA_PARSERS: dict[str, Callable[[bytes], Any]] = {"anthropic-invoke-body": _anthropic_invoke}
+# Where the request models of each extra parser live (to shape generated bodies).
+EXTRA_MODULES: dict[str, str] = {"anthropic-invoke-body": "outcrop.protocols.anthropic_messages"}
 
 
 def protocol_parsers() -> dict[str, Callable[[bytes], Any]]:
     parsers = dict(EXTRA_PARSERS)
     for name in sorted(PROTOCOL_CLASSES):
         parse = getattr(get_protocol(name), "parse", None)
-        if parse is not None and len(inspect.signature(parse).parameters) == 1:
+        required = [p for p in inspect.signature(parse).parameters.values() if p.default is p.empty] if parse else []
+        if parse is not None and len(required) == 1:
             parsers[name] = parse
     return parsers
 
 
 def request_models(name: str) -> list[type[BaseModel]]:
-    module = importlib.import_module(PROTOCOL_CLASSES[name].split(":")[0])
+    module = importlib.import_module(EXTRA_MODULES.get(name) or PROTOCOL_CLASSES[name].split(":")[0])
     return [v for k, v in vars(module).items() if k.endswith("Request") and isinstance(v, type) and issubclass(v, BaseModel)]
 
 

@@ -204,12 +204,15 @@ class Converse(Protocol):
     name = "converse"
     operations = frozenset({CONVERSE, CONVERSE_STREAM})
 
-    def parse(self, ctx: InvokeContext) -> ChatRequest:
-        return parse_converse(ctx.body, bool(ctx.entry.option("json_from_prompt", True)))
+    def parse(self, body: bytes, json_from_prompt: bool = True) -> ChatRequest:
+        return parse_converse(body, json_from_prompt)
+
+    def _parse(self, ctx: InvokeContext) -> ChatRequest:
+        return self.parse(ctx.body, bool(ctx.entry.option("json_from_prompt", True)))
 
     async def converse(self, ctx: InvokeContext) -> InvokeReply:
         started = time.monotonic()
-        request = self.parse(ctx)
+        request = self._parse(ctx)
         engine = await ctx.engine()
         result = await engine.generate(request.task)
         blocks, stop_reason = output_blocks(result, request.tool_names)
@@ -226,7 +229,7 @@ class Converse(Protocol):
 
     async def converse_stream(self, ctx: InvokeContext) -> StreamReply:
         started = time.monotonic()
-        request = self.parse(ctx)
+        request = self._parse(ctx)
         engine = await ctx.engine()
         stream = await engine.open_stream(request.task)
         return StreamReply(events=_converse_events(stream, request, started))
