@@ -35,7 +35,7 @@ def _env(name: str, default: Any, kind: type) -> Any:
 
 _KINDS: dict[str, type] = {
     "models_file": Path, "cache_dir": Path, "data_dir": Path, "tls_cert": Path, "tls_key": Path,
-    "port": int, "max_body_bytes": int, "load_wait_s": float, "preload": bool,
+    "port": int, "max_body_bytes": int, "load_wait_s": float, "preload": bool, "access_log": bool,
 }
 
 
@@ -58,6 +58,8 @@ class Settings:
     tls_cert: Path | None = None
     tls_key: Path | None = None
     log_level: str = "info"
+    # One Hypercorn access-log line per request (it names the protocol: HTTP/1.1 or HTTP/2).
+    access_log: bool = False
 
     @classmethod
     def from_env(cls, **overrides: Any) -> "Settings":

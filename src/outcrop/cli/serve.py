@@ -21,6 +21,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument("--preload", action="store_true", default=None, help="load every model at start-up instead of on first use.")
     parser.add_argument("--tls-cert", type=Path, default=None, help="PEM certificate: serve https (h2 by ALPN).")
     parser.add_argument("--tls-key", type=Path, default=None, help="PEM private key for --tls-cert.")
+    parser.add_argument(
+        "--access-log", action="store_true", default=None,
+        help="log one line per request, with its protocol (HTTP/1.1 or HTTP/2). Env: OUTCROP_ACCESS_LOG.",
+    )
     parser.set_defaults(func=run)
 
 
@@ -30,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
 
     settings = Settings.from_env(
         profile=args.profile, models_file=args.models, cache_dir=args.cache_dir, host=args.host, port=args.port,
-        preload=args.preload, tls_cert=args.tls_cert, tls_key=args.tls_key,
+        preload=args.preload, tls_cert=args.tls_cert, tls_key=args.tls_key, access_log=args.access_log,
     )
     asyncio.run(serve_forever(settings))
     return 0
