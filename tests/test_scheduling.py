@@ -124,3 +124,21 @@ def test_concurrent_requests_are_batched(tmp_path: Path) -> None:
         ran_batches, ran_items = scheduler.batches_run - batches, scheduler.items_run - items
         assert ran_items == 16
         assert ran_batches < ran_items, (ran_batches, ran_items)
+
+
+def test_concurrent_texts_of_different_lengths(tmp_path: Path) -> None:
+    """Batches of texts of many lengths while other requests are being tokenized for their token count:
+    the tokenizer is shared by the event loop and the worker thread and must not lose its padding."""
+    with serving(tmp_path, max_batch=8, max_wait_ms=20, max_queue=256) as server:
+        warm(server.url)
+        texts = [" ".join(["word"] * (1 + i % 25)) + f" {i}" for i in range(400)]
+        callers = [client(server.url) for _ in range(32)]
+
+        def one(i: int) -> int:
+            body = json.dumps({"inputText": texts[i]})
+            return len(json.loads(callers[i % 32].invoke_model(modelId=MODEL, body=body)["body"].read())["embedding"])
+
+        with ThreadPoolExecutor(32) as pool:
+            assert set(pool.map(one, range(len(texts)))) == {1024}
+        scheduler = scheduler_of(server)
+        assert scheduler.batches_run < scheduler.items_run
