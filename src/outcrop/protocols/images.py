@@ -65,7 +65,7 @@ def open_image(raw: bytes, field: str, limits: ImageLimits) -> Image.Image:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         # Pillow refuses huge declared sizes inside Image.open, before our own check sees the size.
-        raise _too_many_pixels(field, "declares more pixels than", limits) from None
+        raise _too_many_pixels(field, "declares a size", limits) from None
     except UnidentifiedImageError:
         raise ValidationException(f"{field} is not a valid image. Send a {names} image.") from None
     except (OSError, SyntaxError, ValueError, EOFError):
