@@ -60,4 +60,5 @@ def bedrock(server: ServerProcess):  # type: ignore[no-untyped-def]
 
 @pytest.fixture(scope="session")
 def bedrock_no_retry(server: ServerProcess):  # type: ignore[no-untyped-def]
-    return make_client(retries={"max_attempts": 1, "mode": "standard"})
+    # `max_attempts` would still retry once (it counts retries); `total_max_attempts` counts every call.
+    return make_client(retries={"total_max_attempts": 1, "mode": "standard"})

@@ -37,7 +37,7 @@ _KINDS: dict[str, type] = {
     "models_file": Path, "cache_dir": Path, "data_dir": Path, "tls_cert": Path, "tls_key": Path,
     "port": int, "max_body_bytes": int, "load_wait_s": float, "preload": bool,
     # security / observability
-    "auth_file": Path, "insecure": bool, "cors_origins": tuple, "shutdown_timeout_s": float,
+    "auth_file": Path, "insecure": bool, "cors_origins": tuple, "shutdown_timeout_s": float, "access_log": bool,
 }
 
 
@@ -71,6 +71,8 @@ class Settings:
     log_format: str = "text"
     # SIGTERM: stop accepting, let in-flight requests finish for up to this long, exit 0.
     shutdown_timeout_s: float = 30.0
+    # One Hypercorn access-log line per request (it names the protocol: HTTP/1.1 or HTTP/2).
+    access_log: bool = False
 
     @classmethod
     def from_env(cls, **overrides: Any) -> "Settings":

@@ -22,6 +22,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument("--tls-cert", type=Path, default=None, help="PEM certificate: serve https (h2 by ALPN).")
     parser.add_argument("--tls-key", type=Path, default=None, help="PEM private key for --tls-cert.")
     _add_security_flags(parser)
+    parser.add_argument(
+        "--access-log", action="store_true", default=None,
+        help="log one line per request, with its protocol (HTTP/1.1 or HTTP/2). Env: OUTCROP_ACCESS_LOG.",
+    )
     parser.set_defaults(func=run)
 
 
@@ -53,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
         preload=args.preload, tls_cert=args.tls_cert, tls_key=args.tls_key,
         auth_file=args.auth_file, insecure=args.insecure,
         cors_origins=tuple(args.cors_origins) if args.cors_origins else None,
-        log_format=args.log_format, shutdown_timeout_s=args.shutdown_timeout_s,
+        log_format=args.log_format, shutdown_timeout_s=args.shutdown_timeout_s, access_log=args.access_log,
     )
     configure_logging(args.log_level, settings.log_format)
     try:

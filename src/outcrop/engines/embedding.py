@@ -8,6 +8,7 @@ normalisation: deterministic, the same for every request, and documented in the 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,10 @@ class EmbeddingEngine(Engine):
             timeout_s=float(entry.option("timeout_s", 30)),
         )
         self._projections: dict[int, Any] = {}
+        # A fast tokenizer keeps its padding/truncation settings on the shared Rust object and resets them
+        # on every call: counting tokens on the event loop while the worker pads a batch would leave that
+        # batch unpadded (ragged tensors, a ModelErrorException). One lock around every tokenizer call.
+        self._tokenizer_lock = threading.Lock()
 
     # -- loading ---------------------------------------------------------------------------------
     def load(self) -> None:
@@ -65,7 +70,8 @@ class EmbeddingEngine(Engine):
 
     # -- serving ---------------------------------------------------------------------------------
     def count_tokens(self, text: str) -> int:
-        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+        with self._tokenizer_lock:
+            return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
     def check(self, task: EmbedTask) -> int:
         """Validate what needs the tokenizer (before queueing); returns the text token count."""
@@ -87,9 +93,11 @@ class EmbeddingEngine(Engine):
     # -- the worker thread -----------------------------------------------------------------------
     def _text_features(self, texts: list[str]) -> Any:
         padding: Any = "max_length" if self._pad_to_max else True
-        inputs = self.processor(
-            text=texts, padding=padding, truncation=True, max_length=self._max_length, return_tensors="pt"
-        ).to(self.device)
+        with self._tokenizer_lock:
+            inputs = self.processor(
+                text=texts, padding=padding, truncation=True, max_length=self._max_length, return_tensors="pt"
+            )
+        inputs = inputs.to(self.device)
         return _pooled(self.model.get_text_features(**inputs)).float()
 
     def _image_features(self, images: list[Any]) -> Any:

@@ -59,18 +59,25 @@ def open_image(raw: bytes, field: str, limits: ImageLimits) -> Image.Image:
             if image.format not in limits.formats:
                 raise ValidationException(f"{field} is a {image.format} image; supported formats are {names}.")
             if width * height > limits.max_pixels or max(width, height) > limits.max_side:
-                raise ValidationException(
-                    f"{field} is {width}x{height} pixels, over the limit of {limits.max_pixels:,} pixels "
-                    f"({limits.max_side} px per side). Resize the image and try again."
-                )
+                raise _too_many_pixels(field, f"is {width}x{height} pixels,", limits)
             image.load()
     except ValidationException:
         raise
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning):
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        # Pillow refuses huge declared sizes inside Image.open, before our own check sees the size.
+        raise _too_many_pixels(field, "declares a size", limits) from None
+    except UnidentifiedImageError:
         raise ValidationException(f"{field} is not a valid image. Send a {names} image.") from None
     except (OSError, SyntaxError, ValueError, EOFError):
         raise ValidationException(f"{field} could not be decoded: the image data is truncated or corrupt.") from None
     return image
+
+
+def _too_many_pixels(field: str, what: str, limits: ImageLimits) -> ValidationException:
+    return ValidationException(
+        f"{field} {what} over the limit of {limits.max_pixels:,} pixels ({limits.max_side} px per side). "
+        "Resize the image and try again."
+    )
 
 
 def decode_image(data: str, field: str, limits: ImageLimits) -> Image.Image:

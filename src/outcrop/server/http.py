@@ -23,7 +23,7 @@ def hypercorn_config(settings: Settings) -> Config:
     config.graceful_timeout = settings.shutdown_timeout_s
     config.keep_alive_timeout = 75
     config.h11_max_incomplete_size = 64 * 1024
-    config.accesslog = None
+    config.accesslog = logging.getLogger("hypercorn.access") if settings.access_log else None
     config.errorlog = logging.getLogger("hypercorn.error")
     if settings.tls_cert and settings.tls_key:
         config.certfile = str(settings.tls_cert)

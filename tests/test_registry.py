@@ -1,0 +1,105 @@
+"""The model table: Bedrock's many spellings of one model id, profile tables, `--models` overrides, and
+what the server answers for ids it does not serve."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from outcrop.errors import INVALID_MODEL_ID, ValidationException
+from outcrop.registry import load_model_table
+from outcrop.registry.aliases import validate_model_id
+
+MODEL = "amazon.titan-embed-image-v1"
+
+SPELLINGS = [
+    MODEL,
+    f"{MODEL}:0",
+    f"us.{MODEL}",
+    f"eu.{MODEL}",
+    f"apac.{MODEL}",
+    f"global.{MODEL}",
+    f"us.{MODEL}:0",
+    f"arn:aws:bedrock:us-east-1::foundation-model/{MODEL}",
+    f"arn:aws:bedrock:eu-central-1::foundation-model/{MODEL}:0",
+    f"arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.{MODEL}",
+    f"arn:aws:bedrock:ap-northeast-1:123456789012:inference-profile/apac.{MODEL}",
+    f"arn:aws:bedrock:us-west-2:123456789012:inference-profile/global.{MODEL}",
+]
+
+
+@pytest.mark.parametrize("model_id", SPELLINGS)
+def test_spellings_resolve_to_the_entry(model_id: str) -> None:
+    validate_model_id(model_id)
+    assert load_model_table("test").resolve(model_id).model_id == MODEL
+
+
+@pytest.mark.parametrize("model_id", [f"arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.{MODEL}", f"global.{MODEL}:0"])
+def test_spellings_over_the_wire(bedrock, model_id: str) -> None:
+    response = bedrock.invoke_model(modelId=model_id, body=json.dumps({"inputText": "hello"}))
+    assert len(json.loads(response["body"].read())["embedding"]) == 1024
+
+
+@pytest.mark.parametrize("model_id", ["acme.unknown-model-v1", f"{MODEL}-v2", f"xx.{MODEL}", "amazon.titan-embed-text-v9:0"])
+def test_unknown_id_is_bedrocks_invalid_identifier(model_id: str) -> None:
+    with pytest.raises(ValidationException) as raised:
+        load_model_table("test").resolve(model_id)
+    assert raised.value.message == INVALID_MODEL_ID == "The provided model identifier is invalid."
+
+
+def test_unknown_id_over_the_wire(bedrock_no_retry) -> None:
+    with pytest.raises(bedrock_no_retry.exceptions.ValidationException) as raised:
+        bedrock_no_retry.invoke_model(modelId="acme.unknown-model-v1", body=json.dumps({"inputText": "x"}))
+    assert raised.value.response["Error"]["Message"] == INVALID_MODEL_ID
+
+
+@pytest.mark.parametrize("model_id", ["has space", "semi;colon", "", "a" * 2049])
+def test_malformed_id_gets_the_pattern_message(model_id: str) -> None:
+    with pytest.raises(ValidationException) as raised:
+        validate_model_id(model_id)
+    assert raised.value.message.startswith(f"1 validation error detected: Value '{model_id}' at 'modelId' failed")
+    assert "Member must satisfy regular expression pattern: " in raised.value.message
+
+
+def test_malformed_id_over_the_wire(bedrock_no_retry) -> None:
+    with pytest.raises(bedrock_no_retry.exceptions.ValidationException) as raised:
+        bedrock_no_retry.invoke_model(modelId="no spaces allowed", body=json.dumps({"inputText": "x"}))
+    assert "Member must satisfy regular expression pattern" in raised.value.response["Error"]["Message"]
+
+
+@pytest.mark.parametrize("profile", ["test", "cpu", "gpu"])
+def test_profiles_load(profile: str) -> None:
+    table = load_model_table(profile)
+    assert table.profile == profile
+    entry = table.resolve(MODEL)
+    assert (entry.protocol, entry.engine) == ("titan-embed-image", "embedding")
+    if profile == "test":
+        assert entry.weights.startswith("builtin:")
+    else:
+        assert "/" in entry.weights and not entry.weights.startswith("builtin:")
+
+
+def test_models_override_replaces_an_entry_and_adds_one(tmp_path: Path) -> None:
+    path = tmp_path / "models.toml"
+    path.write_text(
+        f'[models."{MODEL}"]\nprotocol = "titan-embed-image"\nengine = "embedding"\n'
+        'weights = "/srv/weights/my-siglip"\ndevice = "cpu"\noptions = { max_batch = 3 }\n'
+        '[models."acme.embed-v1"]\nprotocol = "titan-embed-image"\nengine = "embedding"\n'
+        'weights = "builtin:tiny-siglip"\naliases = ["acme.embed"]\n'
+    )
+    base = load_model_table("test")
+    table = load_model_table("test", path)
+    assert set(e.model_id for e in table) == set(e.model_id for e in base) | {"acme.embed-v1"}
+    entry = table.resolve(f"us.{MODEL}:0")
+    assert entry.weights == "/srv/weights/my-siglip" and entry.option("max_batch") == 3
+    assert entry.dtype == "auto"  # replaced whole, not merged with the profile's entry
+    assert table.resolve("acme.embed").model_id == "acme.embed-v1"
+
+
+def test_models_override_with_an_unknown_key_says_which(tmp_path: Path) -> None:
+    path = tmp_path / "models.toml"
+    path.write_text(f'[models."{MODEL}"]\nprotocol = "titan-embed-image"\nengine = "embedding"\nweights = "x"\nwieghts = "y"\n')
+    with pytest.raises(ValueError, match=r"unknown keys \['wieghts'\]"):
+        load_model_table("test", path)
