@@ -35,6 +35,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from outcrop.engines.cpu_threads import configure_openmp
+
+    configure_openmp()  # before any command imports torch
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
