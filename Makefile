@@ -11,7 +11,12 @@ PORT    ?= 8080
 PROFILE ?= auto
 PYTEST_ARGS ?=
 
-.PHONY: serve test install install-dev bench clean
+# Debian packages the project uses at run time: Tesseract OCR (grounding for text extraction from images)
+# and a CJK font (the OCR tests and bench render Japanese documents). Installed only when missing.
+SYSTEM_PACKAGES ?= tesseract-ocr tesseract-ocr-jpn tesseract-ocr-eng fonts-noto-cjk
+SUDO ?= $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: serve test install install-dev bench clean system-deps
 
 $(VENV)/.torch:
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -33,7 +38,17 @@ install-dev: $(VENV)/.installed-dev
 serve: install
 	$(VENV)/bin/outcrop serve --profile $(PROFILE) --host $(HOST) --port $(PORT)
 
-test: install-dev
+system-deps:
+	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		if command -v apt-get >/dev/null; then \
+			echo "installing:$$missing"; \
+			$(SUDO) apt-get -o DPkg::Lock::Timeout=600 update -q && \
+			DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends $$missing; \
+		else echo "warning: no apt-get; install$$missing yourself (OCR grounding stays off without tesseract)"; fi; \
+	fi
+
+test: install-dev system-deps
 	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(PY) -m pytest $(PYTEST_ARGS)
 
 bench: install-dev

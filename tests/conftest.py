@@ -11,7 +11,10 @@ import boto3
 import pytest
 from botocore.config import Config
 
+from outcrop.engines.cpu_threads import configure_openmp
 from servers import ServerProcess
+
+configure_openmp()  # before any test imports torch: in-process engines (ThreadServer, CLI) wait passively too
 
 ROOT = Path(__file__).resolve().parent.parent
 os.environ.setdefault("OUTCROP_CACHE_DIR", str(ROOT / ".cache" / "outcrop"))

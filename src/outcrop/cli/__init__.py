@@ -12,7 +12,8 @@ import outcrop
 
 # Each module has `register(subparsers)`, adding its commands with `set_defaults(func=...)`.
 COMMAND_MODULES = (
-    "outcrop.cli.serve", "outcrop.cli.pull", "outcrop.cli.embed", "outcrop.cli.search", "outcrop.cli.tls",
+    "outcrop.cli.serve", "outcrop.cli.pull", "outcrop.cli.embed", "outcrop.cli.vision", "outcrop.cli.search",
+    "outcrop.cli.tls",
 )
 
 
@@ -37,6 +38,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from outcrop.engines.cpu_threads import configure_openmp
+
+    configure_openmp()  # before any command imports torch
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:

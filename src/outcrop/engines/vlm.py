@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from outcrop.engines.base import Engine, pick_device, pick_dtype
+from outcrop.engines.ocr import OcrGrounding
 from outcrop.engines.scheduler import BatchScheduler, Job
 from outcrop.errors import ValidationException
 from outcrop.registry import ModelEntry
@@ -76,6 +77,7 @@ class VisionChatEngine(Engine):
         super().__init__(entry, weights_dir)
         self.default_temperature = float(entry.option("default_temperature", 0.0))
         self.stream_timeout_s = float(entry.option("stream_timeout_s", 600))
+        self.ocr: OcrGrounding | None = None
         self.scheduler: BatchScheduler[_Work, ChatResult] = BatchScheduler(
             f"vlm:{entry.model_id}",
             self._run_batch,
@@ -91,6 +93,10 @@ class VisionChatEngine(Engine):
 
         self.device = pick_device(self.entry.device)
         self.dtype = pick_dtype(self.entry.dtype, self.device)
+        if self.device == "cpu":
+            from outcrop.engines.cpu_threads import apply_cpu_threads
+
+            apply_cpu_threads(self.entry.option("cpu_threads"))
         self.model = AutoModelForImageTextToText.from_pretrained(self.weights_dir, dtype=self.dtype).to(self.device).eval()
         kwargs = {}
         if self.entry.option("max_pixels"):
@@ -104,6 +110,10 @@ class VisionChatEngine(Engine):
         self.eos_ids = set(eos if isinstance(eos, list) else [eos] if eos is not None else [])
         self.eos_ids.add(self.tokenizer.eos_token_id)
         torch.set_grad_enabled(False)
+        if self.entry.option("ocr_grounding", False):
+            self.ocr = OcrGrounding(str(self.entry.option("ocr_languages", "jpn+eng")), timeout_s=float(self.entry.option("ocr_timeout_s", 60)))
+            if self.ocr.available:
+                logger.info("OCR grounding on (tesseract %s, %s)", self.ocr.binary, self.ocr.languages)
         logger.info("vision chat model %s ready on %s (%s)", self.entry.weights, self.device, self.dtype)
 
     async def start(self) -> None:
@@ -118,6 +128,8 @@ class VisionChatEngine(Engine):
     # -- serving (event loop) --------------------------------------------------------------------
     async def open_stream(self, task: ChatTask, *, streaming: bool = True) -> ChatStream:
         """Queue the task and wait until its prompt is tokenized (errors in it raise here)."""
+        if task.ocr and self.ocr is not None and self.ocr.available:
+            task = await asyncio.to_thread(self.ocr.ground, task)  # Tesseract runs beside the model, not in its queue
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[Any] = asyncio.Queue()
 

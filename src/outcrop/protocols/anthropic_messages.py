@@ -24,7 +24,7 @@ from outcrop.protocols.base import (
     require_json,
 )
 from outcrop.protocols.chat_content import ContentBudget, image_part
-from outcrop.protocols.converse import Converse, asks_for_json, check_roles
+from outcrop.protocols.converse import Converse, asks_for_json, asks_for_ocr, check_roles
 from outcrop.protocols.validation import parse_body
 from outcrop.tasks.chat import ChatResult, ChatTask, ChatTurn, Part, TextPart
 
@@ -111,6 +111,7 @@ def parse_anthropic(body: bytes, json_from_prompt: bool = True) -> ChatTask:
         top_k=request.top_k,
         stop_sequences=tuple(s for s in (request.stop_sequences or ()) if s),
         json_output=json_from_prompt and asks_for_json(turns_t),
+        ocr=asks_for_ocr(turns_t),
     )
 
 

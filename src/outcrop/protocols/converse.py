@@ -19,11 +19,13 @@ from outcrop.protocols.chat_content import ContentBudget, document_parts, image_
 from outcrop.protocols.converse_schema import ContentBlock, ConverseRequest
 from outcrop.protocols.tool_prompt import CALL_OPEN, call_text, parse_calls, response_text, tools_prompt
 from outcrop.protocols.validation import parse_body
-from outcrop.tasks.chat import ChatResult, ChatTask, ChatTurn, Part, TextPart
+from outcrop.tasks.chat import ChatResult, ChatTask, ChatTurn, ImagePart, Part, TextPart
 
 _UNSUPPORTED_BLOCKS = ("video", "audio", "guardContent", "reasoningContent", "citationsContent", "searchResult")
-_EXTRA_FIELDS = {"top_k": (int, 0, 500), "seed": (int, 0, 2**32 - 1)}
+_EXTRA_FIELDS = {"top_k": (int, 0, 500), "seed": (int, 0, 2**32 - 1), "ocr": (bool, 0, 1)}
 JSON_WORDS = ("json",)
+# A last user turn with an image and one of these asks for text extraction: OCR grounding applies.
+OCR_WORDS = ("抽出", "文字起こし", "書き起こ", "読み取", "extract", "ocr", "transcribe", "json")
 
 
 @dataclass
@@ -104,6 +106,11 @@ def _extra_fields(fields: dict[str, Any] | None) -> dict[str, Any]:
                 f"(this model accepts {', '.join(sorted(_EXTRA_FIELDS))}), please reformat your input and try again."
             )
         kind, low, high = _EXTRA_FIELDS[key]
+        if kind is bool:
+            if not isinstance(value, bool):
+                raise ValidationException(f"additionalModelRequestFields.{key} must be true or false.")
+            out[key] = value
+            continue
         if not isinstance(value, kind) or isinstance(value, bool) or not low <= value <= high:
             raise ValidationException(f"additionalModelRequestFields.{key} must be an integer from {low} to {high}.")
         out[key] = value
@@ -114,6 +121,18 @@ def asks_for_json(turns: tuple[ChatTurn, ...]) -> bool:
     last_user = next((t for t in reversed(turns) if t.role == "user"), None)
     text = " ".join(p.text for p in last_user.parts if isinstance(p, TextPart)) if last_user else ""
     return any(word in text.lower() for word in JSON_WORDS)
+
+
+def asks_for_ocr(turns: tuple[ChatTurn, ...], flag: bool | None = None) -> bool:
+    """Text extraction from an image: `flag` (additionalModelRequestFields.ocr) when given, else the
+    last user turn has an image and its text mentions extraction, OCR, transcription or JSON."""
+    last_user = next((t for t in reversed(turns) if t.role == "user"), None)
+    if last_user is None or not any(isinstance(p, ImagePart) for p in last_user.parts):
+        return False
+    if flag is not None:
+        return flag
+    text = " ".join(p.text for p in last_user.parts if isinstance(p, TextPart)).lower()
+    return any(word in text for word in OCR_WORDS)
 
 
 def parse_converse(body: bytes, json_from_prompt: bool = True) -> ChatRequest:
@@ -182,6 +201,7 @@ def parse_converse(body: bytes, json_from_prompt: bool = True) -> ChatRequest:
         stop_sequences=stops,
         json_output=json_output,
         hold_back=(CALL_OPEN,) if tools else (),
+        ocr=asks_for_ocr(turns_t, extra.get("ocr")),
     )
     return ChatRequest(task=task, tool_names={t.name for t in tools}, response_paths=paths)
 

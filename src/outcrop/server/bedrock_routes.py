@@ -89,13 +89,34 @@ def _reply(reply: InvokeReply, started: float, content_type_header: str = "Conte
     return Response(content=reply.body, media_type=reply.content_type, headers=headers)
 
 
-async def _frames(reply: StreamReply) -> AsyncIterator[bytes]:
+# The exception members of each operation's event-stream union (botocore's service model).
+_STREAM_EXCEPTIONS = {
+    CONVERSE_STREAM: frozenset({"internalServerException", "modelStreamErrorException", "validationException",
+                                "throttlingException", "serviceUnavailableException"}),
+    INVOKE_MODEL_STREAM: frozenset({"internalServerException", "modelStreamErrorException", "validationException",
+                                    "throttlingException", "modelTimeoutException", "serviceUnavailableException"}),
+}
+
+
+def _exception_frame(exc: BedrockError, operation: str) -> bytes:
+    """An error after the first frame as an exception event of a member the operation's union has;
+    others (e.g. a stream deadline, ModelTimeoutException, in ConverseStream) go as
+    modelStreamErrorException with the original status and message."""
+    if exc.event_type in _STREAM_EXCEPTIONS[operation]:
+        return eventstream.exception_frame(exc.event_type, exc.body())
+    return eventstream.exception_frame(
+        "modelStreamErrorException",
+        {"message": exc.message, "originalStatusCode": exc.status, "originalMessage": f"{exc.code}: {exc.message}"},
+    )
+
+
+async def _frames(reply: StreamReply, operation: str) -> AsyncIterator[bytes]:
     """Encode events as they come; an error after the first frame goes out as an exception event."""
     try:
         async for event_type, payload in reply.events:
             yield eventstream.event_frame(event_type, payload)
     except BedrockError as exc:
-        yield eventstream.exception_frame(exc.event_type, exc.body())
+        yield _exception_frame(exc, operation)
     except Exception as exc:  # never a traceback to the client, never a torn stream without a reason
         logger.error("stream failed", exc_info=exc)
         yield eventstream.exception_frame(
@@ -103,8 +124,8 @@ async def _frames(reply: StreamReply) -> AsyncIterator[bytes]:
         )
 
 
-def _stream(reply: StreamReply) -> StreamingResponse:
-    return StreamingResponse(_frames(reply), media_type=eventstream.CONTENT_TYPE, headers=reply.headers)
+def _stream(reply: StreamReply, operation: str) -> StreamingResponse:
+    return StreamingResponse(_frames(reply, operation), media_type=eventstream.CONTENT_TYPE, headers=reply.headers)
 
 
 @router.post("/model/{modelId}/invoke", operation_id="InvokeModel")
@@ -117,7 +138,7 @@ async def invoke_model(modelId: str, request: Request) -> Response:
 @router.post("/model/{modelId}/invoke-with-response-stream", operation_id="InvokeModelWithResponseStream")
 async def invoke_model_with_response_stream(modelId: str, request: Request) -> Response:
     protocol, ctx = await _context(request, modelId, INVOKE_MODEL_STREAM)
-    return _stream(await _call(protocol, INVOKE_MODEL_STREAM, ctx))
+    return _stream(await _call(protocol, INVOKE_MODEL_STREAM, ctx), INVOKE_MODEL_STREAM)
 
 
 @router.post("/model/{modelId}/converse", operation_id="Converse")
@@ -130,7 +151,7 @@ async def converse(modelId: str, request: Request) -> Response:
 @router.post("/model/{modelId}/converse-stream", operation_id="ConverseStream")
 async def converse_stream(modelId: str, request: Request) -> Response:
     protocol, ctx = await _context(request, modelId, CONVERSE_STREAM)
-    return _stream(await _call(protocol, CONVERSE_STREAM, ctx))
+    return _stream(await _call(protocol, CONVERSE_STREAM, ctx), CONVERSE_STREAM)
 
 
 @router.post("/guardrail/{guardrailIdentifier}/version/{guardrailVersion}/apply", operation_id="ApplyGuardrail")

@@ -43,6 +43,7 @@ class ChatTask:
     stop_sequences: tuple[str, ...] = ()
     json_output: bool = False  # constrain decoding to one valid JSON value
     hold_back: tuple[str, ...] = ()  # markers (e.g. a tool-call tag) not to stream before the protocol sees them
+    ocr: bool = False  # text extraction asked for: ground the answer with OCR of the last user turn's images
 
     @property
     def images(self) -> list[Image.Image]:
