@@ -11,6 +11,7 @@ if TYPE_CHECKING:
 # engine name in the model table -> "module:Class". Imported lazily: torch loads on first use only.
 ENGINE_CLASSES: dict[str, str] = {
     "embedding": "outcrop.engines.embedding:EmbeddingEngine",
+    "diffusion": "outcrop.engines.diffusion:DiffusionEngine",
 }
 
 

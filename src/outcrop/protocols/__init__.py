@@ -10,6 +10,10 @@ from outcrop.protocols.base import Protocol
 # protocol name in the model table -> "module:Class"
 PROTOCOL_CLASSES: dict[str, str] = {
     "titan-embed-image": "outcrop.protocols.titan_embed_image:TitanEmbedImage",
+    "stability-sdxl": "outcrop.protocols.stability_sdxl:StabilitySdxl",
+    "titan-image-v1": "outcrop.protocols.titan_image:TitanImageV1",
+    "titan-image-v2": "outcrop.protocols.titan_image:TitanImageV2",
+    "nova-canvas": "outcrop.protocols.titan_image:NovaCanvas",
 }
 
 

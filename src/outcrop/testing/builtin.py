@@ -15,6 +15,7 @@ logger = logging.getLogger(__name__)
 # name -> "module:function(folder)". Bump BUILD_VERSION when any builder's output changes.
 BUILDERS: dict[str, str] = {
     "tiny-siglip": "outcrop.testing.tiny_embedding:build_tiny_siglip",
+    "tiny-sdxl-images": "outcrop.testing.tiny_diffusion:build_tiny_sdxl_images",
 }
 BUILD_VERSION = "1"
 
