@@ -11,7 +11,7 @@ import sys
 import outcrop
 
 # Each module has `register(subparsers)`, adding its commands with `set_defaults(func=...)`.
-COMMAND_MODULES = ("outcrop.cli.serve", "outcrop.cli.pull", "outcrop.cli.embed")
+COMMAND_MODULES = ("outcrop.cli.serve", "outcrop.cli.pull", "outcrop.cli.embed", "outcrop.cli.generate")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -82,7 +82,7 @@ class DiffusionEngine(Engine):
         self.device = pick_device(self.entry.device)
         self.dtype = pick_dtype(self.entry.dtype, self.device)
         variant = self.entry.option("variant")
-        base = StableDiffusionXLPipeline.from_pretrained(self.weights_dir, torch_dtype=self.dtype, variant=variant)
+        base = StableDiffusionXLPipeline.from_pretrained(self.weights_dir, dtype=self.dtype, variant=variant)
         if self.device != "cpu":
             base.to(self.device)
         base.set_progress_bar_config(disable=True)
@@ -91,13 +91,13 @@ class DiffusionEngine(Engine):
         self.img2img = StableDiffusionXLImg2ImgPipeline.from_pipe(base)
         inpaint_unet = None
         if (found := self._companion("inpaint_unet")) is not None:
-            inpaint_unet = UNet2DConditionModel.from_pretrained(found[0], subfolder=found[1], torch_dtype=self.dtype)
+            inpaint_unet = UNet2DConditionModel.from_pretrained(found[0], subfolder=found[1], dtype=self.dtype)
             if self.device != "cpu":
                 inpaint_unet.to(self.device)
         self.inpaint = StableDiffusionXLInpaintPipeline.from_pipe(base, **({"unet": inpaint_unet} if inpaint_unet else {}))
         for mode in ("canny", "segmentation"):
             if (found := self._companion(f"controlnet_{mode}")) is not None:
-                net = ControlNetModel.from_pretrained(found[0], subfolder=found[1], torch_dtype=self.dtype)
+                net = ControlNetModel.from_pretrained(found[0], subfolder=found[1], dtype=self.dtype)
                 if self.device != "cpu":
                     net.to(self.device)
                 self.controlnets[mode] = StableDiffusionXLControlNetPipeline.from_pipe(base, controlnet=net)
