@@ -14,6 +14,7 @@ ENGINE_CLASSES: dict[str, str] = {
     "vision-chat": "outcrop.engines.vlm:VisionChatEngine",
     # Test-only (fault tests through the real registry); no profile names it.
     "fault": "outcrop.testing.faults:FaultEngine",
+    "diffusion": "outcrop.engines.diffusion:DiffusionEngine",
 }
 
 

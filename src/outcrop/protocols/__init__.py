@@ -12,6 +12,10 @@ PROTOCOL_CLASSES: dict[str, str] = {
     "titan-embed-image": "outcrop.protocols.titan_embed_image:TitanEmbedImage",
     "converse": "outcrop.protocols.converse:Converse",
     "anthropic-messages": "outcrop.protocols.anthropic_messages:AnthropicMessages",
+    "stability-sdxl": "outcrop.protocols.stability_sdxl:StabilitySdxl",
+    "titan-image-v1": "outcrop.protocols.titan_image:TitanImageV1",
+    "titan-image-v2": "outcrop.protocols.titan_image:TitanImageV2",
+    "nova-canvas": "outcrop.protocols.titan_image:NovaCanvas",
 }
 
 

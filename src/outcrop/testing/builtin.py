@@ -16,6 +16,7 @@ logger = logging.getLogger(__name__)
 BUILDERS: dict[str, str] = {
     "tiny-siglip": "outcrop.testing.tiny_embedding:build_tiny_siglip",
     "tiny-qwen2.5-vl": "outcrop.testing.tiny_vlm:build_tiny_qwen25vl",
+    "tiny-sdxl-images": "outcrop.testing.tiny_diffusion:build_tiny_sdxl_images",
 }
 BUILD_VERSION = "1"
 

@@ -1,0 +1,149 @@
+"""Seconds per image through the outcrop server (boto3, HTTP) vs the same diffusers pipeline called directly.
+
+    python bench/generation.py                      # test profile's tiny SDXL, in this run
+    python bench/generation.py --sdxl-random-1024   # SDXL-architecture random weights, 1024², 30 steps, fp16
+                                                    # (needs a GPU; builds the full-size model from its real config)
+    python bench/generation.py --turbo-cpu-estimate # SDXL-Turbo architecture at 512², 1 step, fp32 on CPU
+
+Prints direct s/image, server s/image, their ratio (goal ≤ 1.05×) and images/s at numberOfImages 1 and 4.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+# The real SDXL 1.0 base configuration (stabilityai/stable-diffusion-xl-base-1.0 unet/config.json), written out.
+SDXL_UNET = dict(
+    sample_size=128, in_channels=4, out_channels=4, block_out_channels=(320, 640, 1280), layers_per_block=2,
+    down_block_types=("DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
+    up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"), attention_head_dim=(5, 10, 20),
+    use_linear_projection=True, transformer_layers_per_block=(1, 2, 10), cross_attention_dim=2048,
+    addition_embed_type="text_time", addition_time_embed_dim=256, projection_class_embeddings_input_dim=2816,
+)
+SDXL_VAE = dict(in_channels=3, out_channels=3, latent_channels=4, block_out_channels=(128, 256, 512, 512),
+                down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4,
+                layers_per_block=2, sample_size=1024, scaling_factor=0.13025, force_upcast=True)
+CLIP_L = dict(vocab_size=49408, hidden_size=768, intermediate_size=3072, num_attention_heads=12, num_hidden_layers=12,
+              max_position_embeddings=77, projection_dim=768, hidden_act="quick_gelu")
+CLIP_G = dict(vocab_size=49408, hidden_size=1280, intermediate_size=5120, num_attention_heads=20, num_hidden_layers=32,
+              max_position_embeddings=77, projection_dim=1280, hidden_act="gelu")
+
+
+def build_full_sdxl(folder: Path, dtype: str) -> None:
+    """SDXL 1.0 architecture at full size, random weights (no download possible here)."""
+    import torch
+    from diffusers import AutoencoderKL, EulerDiscreteScheduler, StableDiffusionXLPipeline, UNet2DConditionModel
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
+
+    from outcrop.testing.tiny_diffusion import build_clip_tokenizer
+
+    torch.manual_seed(0)
+    kind = getattr(torch, dtype)
+    tokenizer = build_clip_tokenizer()
+    pipe = StableDiffusionXLPipeline(
+        vae=AutoencoderKL(**SDXL_VAE), text_encoder=CLIPTextModel(CLIPTextConfig(**CLIP_L)),
+        text_encoder_2=CLIPTextModelWithProjection(CLIPTextConfig(**CLIP_G)), tokenizer=tokenizer, tokenizer_2=tokenizer,
+        unet=UNet2DConditionModel(**SDXL_UNET),
+        scheduler=EulerDiscreteScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
+                                         steps_offset=1, timestep_spacing="leading"),
+    )
+    pipe.to(kind).save_pretrained(folder)
+
+
+def direct(weights: Path, dtype: str, device: str, size: int, steps: int, count: int, guidance: float, render: int) -> float:
+    """Seconds per image calling diffusers directly (after one warm-up)."""
+    import torch
+    from diffusers import StableDiffusionXLPipeline
+
+    pipe = StableDiffusionXLPipeline.from_pretrained(weights, dtype=getattr(torch, dtype)).to(device)
+    pipe.set_progress_bar_config(disable=True)
+
+    def once() -> None:
+        generators = [torch.Generator("cpu").manual_seed(i) for i in range(count)]
+        images = pipe("a red car", width=render, height=render, num_inference_steps=steps, guidance_scale=guidance,
+                      num_images_per_prompt=count, generator=generators).images
+        for image in images:  # the server returns PNGs of the requested size: do the same work here
+            image.resize((size, size)).save(io.BytesIO(), "PNG")
+
+    once()
+    start = time.perf_counter()
+    once()
+    return (time.perf_counter() - start) / count
+
+
+def through_server(models_file: Path | None, size: int, steps: int, count: int, cache: str) -> float:
+    from conftest import make_client
+    from servers import ServerProcess
+
+    args = ["--profile", "test"] + (["--models", str(models_file)] if models_file else [])
+    proc = ServerProcess(*args, env={"OUTCROP_CACHE_DIR": cache}).start()
+    try:
+        client = make_client(proc.url, read_timeout=600, retries={"max_attempts": 1})
+        body = {"taskType": "TEXT_IMAGE", "textToImageParams": {"text": "a red car"},
+                "imageGenerationConfig": {"numberOfImages": count, "width": size, "height": size, "seed": 1,
+                                          "quality": "premium" if steps >= 50 else "standard"}}
+        model = "amazon.nova-canvas-v1:0"
+
+        def once() -> None:
+            json.loads(client.invoke_model(modelId=model, body=json.dumps(body))["body"].read())
+
+        once()
+        start = time.perf_counter()
+        once()
+        return (time.perf_counter() - start) / count
+    finally:
+        proc.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sdxl-random-1024", action="store_true")
+    parser.add_argument("--turbo-cpu-estimate", action="store_true")
+    args = parser.parse_args()
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    for key, value in {"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x", "AWS_DEFAULT_REGION": "us-east-1"}.items():
+        os.environ.setdefault(key, value)
+    cache = os.environ.get("OUTCROP_CACHE_DIR", str(ROOT / ".cache" / "outcrop"))
+    if args.turbo_cpu_estimate:
+        with tempfile.TemporaryDirectory() as tmp:
+            build_full_sdxl(Path(tmp), "float32")
+            seconds = direct(Path(tmp), "float32", "cpu", 1024, 1, 1, 0.0, 512)
+        print(f"SDXL-Turbo architecture, random weights, 512², 1 step, no CFG, fp32 CPU: {seconds:.1f} s/image")
+        return
+    if args.sdxl_random_1024:
+        folder = Path(tempfile.mkdtemp(prefix="sdxl-random-"))
+        build_full_sdxl(folder, "float16")
+        size, steps, guidance, dtype, device, render = 1024, 30, 7.0, "float16", "cuda", 1024
+        models = folder / "models.toml"
+        models.write_text(f'[models."amazon.nova-canvas-v1:0"]\nprotocol = "nova-canvas"\nengine = "diffusion"\n'
+                          f'weights = "{folder}"\ndtype = "float16"\ndevice = "cuda"\n'
+                          f'[models."amazon.nova-canvas-v1:0".options]\ntimeout_s = 600\n')
+    else:
+        from outcrop.testing.builtin import materialize
+
+        folder, steps, guidance, dtype, device, render = materialize("tiny-sdxl-images", Path(cache)), 30, 6.5, "float32", "cpu", 64
+        # Same model, same steps and size as the server runs (no resize, no step mapping).
+        models = Path(tempfile.mkdtemp()) / "models.toml"
+        models.write_text(f'[models."amazon.nova-canvas-v1:0"]\nprotocol = "nova-canvas"\nengine = "diffusion"\n'
+                          f'weights = "builtin:tiny-sdxl-images"\ndtype = "float32"\ndevice = "cpu"\n'
+                          f'[models."amazon.nova-canvas-v1:0".options]\nmax_render_side = 64\nsize_multiple = 16\n')
+        size = 512  # Nova's 512² request; the tiny model renders 64² and both sides resize to 512²
+    for count in (1, 4):
+        d = direct(folder, dtype, device, size, steps, count, guidance, render)
+        s = through_server(models, size, steps, count, cache)
+        print(f"numberOfImages={count}: direct {d:.3f} s/image, server {s:.3f} s/image, ratio {s / d:.2f}x, "
+              f"server {1 / s:.2f} images/s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,242 @@
+"""One diffusion engine over diffusers' SDXL pipelines: txt2img, img2img, inpaint, ControlNet.
+
+The img2img/inpaint/ControlNet pipelines are made with `from_pipe`, so they share the loaded
+text encoders, VAE and UNet (no second copy in memory). A request's images run as one batch,
+each with its own seeded `torch.Generator` (same seed ⇒ same PNG bytes). A `BatchScheduler` with
+one worker bounds the queue (full → ThrottlingException) and the time budget (over →
+ModelTimeoutException); a request whose client has gone is dropped before it runs, or stopped at
+the next denoising step (the step callback raises), so abandoned work never runs to the end.
+
+Options (TOML `options`): max_render_side (render at most this size, then resize to the requested
+one), size_multiple, min_steps/max_steps (map Bedrock's 10..150 steps linearly onto a distilled model's
+few), fixed_guidance_scale (turbo models run without CFG), inpaint_unet, controlnet_canny,
+controlnet_segmentation, safety_checker, safety_threshold, clipseg, mask_threshold, matting,
+foreground_prompt, max_queue, timeout_s. Companion values are a subfolder of the weights, a local
+folder, or a Hugging Face repo id (`repo::subfolder`).
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+from outcrop.engines import diffusion_parts as parts
+from outcrop.engines.base import Engine, pick_device, pick_dtype
+from outcrop.engines.scheduler import BatchScheduler, Job
+from outcrop.engines.weights import is_hub_offline
+from outcrop.errors import BedrockError, ModelErrorException, ValidationException
+from outcrop.registry import ModelEntry
+from outcrop.tasks.image_generation import GeneratedImage, ImageResult, ImageTask
+
+logger = logging.getLogger(__name__)
+
+StepListener = Callable[[int, int], None]
+
+
+class _Cancelled(Exception):
+    """The client went away mid-generation; the result would be thrown away, so stop now."""
+
+
+class DiffusionEngine(Engine):
+    def __init__(self, entry: ModelEntry, weights_dir: Path) -> None:
+        super().__init__(entry, weights_dir)
+        self.scheduler: BatchScheduler[ImageTask, ImageResult] = BatchScheduler(
+            f"diffusion:{entry.model_id}",
+            self._run_batch,
+            max_batch=1,  # a request's images are already one batch; requests run one at a time
+            max_queue=int(entry.option("max_queue", 8)),
+            timeout_s=float(entry.option("timeout_s", 55)),
+        )
+        self.step_listener: StepListener | None = None  # the CLI's progress bar
+        self.controlnets: dict[str, Any] = {}
+        self.safety = self.segmenter = self.background = None
+
+    # -- loading ---------------------------------------------------------------------------------
+    def _companion(self, name: str) -> tuple[Path, str | None] | None:
+        value = self.entry.option(name)
+        if not value:
+            return None
+        repo, _, subfolder = str(value).partition("::")
+        for candidate in (self.weights_dir / repo, Path(repo).expanduser()):
+            if candidate.is_dir():
+                return candidate, subfolder or None
+        from huggingface_hub import snapshot_download
+
+        return Path(snapshot_download(repo, local_files_only=is_hub_offline())), subfolder or None
+
+    def load(self) -> None:
+        import torch
+        from diffusers import (
+            ControlNetModel, StableDiffusionXLControlNetPipeline, StableDiffusionXLImg2ImgPipeline,
+            StableDiffusionXLInpaintPipeline, StableDiffusionXLPipeline, UNet2DConditionModel,
+        )
+
+        from outcrop.engines.image_models import BackgroundRemover, SafetyClassifier, TextSegmenter
+
+        self.device = pick_device(self.entry.device)
+        self.dtype = pick_dtype(self.entry.dtype, self.device)
+        variant = self.entry.option("variant")
+        base = StableDiffusionXLPipeline.from_pretrained(self.weights_dir, dtype=self.dtype, variant=variant)
+        if self.device != "cpu":
+            base.to(self.device)
+        base.set_progress_bar_config(disable=True)
+        self.base = base
+        self.base_scheduler_config = dict(base.scheduler.config)
+        self.img2img = StableDiffusionXLImg2ImgPipeline.from_pipe(base)
+        inpaint_unet = None
+        if (found := self._companion("inpaint_unet")) is not None:
+            inpaint_unet = UNet2DConditionModel.from_pretrained(found[0], subfolder=found[1], dtype=self.dtype)
+            if self.device != "cpu":
+                inpaint_unet.to(self.device)
+        self.inpaint = StableDiffusionXLInpaintPipeline.from_pipe(base, **({"unet": inpaint_unet} if inpaint_unet else {}))
+        for mode in ("canny", "segmentation"):
+            if (found := self._companion(f"controlnet_{mode}")) is not None:
+                net = ControlNetModel.from_pretrained(found[0], subfolder=found[1], dtype=self.dtype)
+                if self.device != "cpu":
+                    net.to(self.device)
+                self.controlnets[mode] = StableDiffusionXLControlNetPipeline.from_pipe(base, controlnet=net)
+        for pipe in (self.img2img, self.inpaint, *self.controlnets.values()):
+            pipe.set_progress_bar_config(disable=True)
+        self.multiple = int(self.entry.option("size_multiple", base.vae_scale_factor * 8))
+        if (found := self._companion("safety_checker")) is not None:
+            threshold = self.entry.option("safety_threshold")
+            self.safety = SafetyClassifier(_sub(found), self.device, None if threshold is None else float(threshold))
+        if (found := self._companion("clipseg")) is not None:
+            self.segmenter = TextSegmenter(_sub(found), self.device, float(self.entry.option("mask_threshold", 0.4)))
+            matting = self._companion("matting")
+            self.background = BackgroundRemover(
+                self.segmenter, _sub(matting) if matting else None, self.device,
+                str(self.entry.option("foreground_prompt", "the main subject in the foreground")),
+            )
+        torch.set_grad_enabled(False)
+        logger.info("diffusion model %s ready on %s (%s); controls: %s, safety: %s, masks: %s", self.entry.weights,
+                    self.device, self.dtype, sorted(self.controlnets), self.safety is not None, self.segmenter is not None)
+
+    async def start(self) -> None:
+        await self.scheduler.start()
+
+    async def stop(self) -> None:
+        await self.scheduler.stop()
+
+    # -- serving ---------------------------------------------------------------------------------
+    def check(self, task: ImageTask) -> None:
+        """What only the engine knows: which optional parts this deployment has."""
+        if task.control_image is not None and task.control_mode not in self.controlnets:
+            raise ValidationException(f"This model has no {task.control_mode.upper()} control model configured.")
+        if task.mask_prompt is not None and self.segmenter is None:
+            raise ValidationException("This model has no segmentation model configured for maskPrompt; send maskImage.")
+        if task.mode == "remove_background" and self.background is None:
+            raise ValidationException("This model has no segmentation model configured for BACKGROUND_REMOVAL.")
+
+    async def generate(self, task: ImageTask) -> ImageResult:
+        self.check(task)
+        return await self.scheduler.submit(task)
+
+    # -- the worker thread -----------------------------------------------------------------------
+    def _run_batch(self, jobs: Sequence[Job[ImageTask]]) -> list[Any]:
+        results: list[Any] = []
+        for job in jobs:
+            try:
+                results.append(self.run(job.item, job.cancelled))
+            except _Cancelled:
+                results.append(ModelErrorException("The request was cancelled."))
+            except BedrockError as exc:
+                results.append(exc)
+            except Exception as exc:  # OOM included: answer this request, keep serving the next
+                logger.exception("generation failed for %s", self.entry.model_id)
+                if "out of memory" in str(exc).lower():
+                    _free_memory()
+                    results.append(ModelErrorException("The model ran out of memory for this request. Ask for fewer or smaller images."))
+                else:
+                    results.append(ModelErrorException(f"The model failed to generate the image: {type(exc).__name__}."))
+        return results
+
+    def run(self, task: ImageTask, cancelled: threading.Event | None = None) -> ImageResult:
+        """Run one task to completion on this thread (the scheduler's worker, or a benchmark)."""
+        import torch
+
+        cancelled = cancelled or threading.Event()
+        if cancelled.is_set():
+            raise _Cancelled()
+        if task.mode == "remove_background":
+            assert self.background is not None and task.init_image is not None
+            cutout = self.background.remove(task.init_image)
+            return ImageResult(images=[GeneratedImage(png=_png(cutout), seed=task.seeds[0])])
+        size = parts.render_size(task.width, task.height, self.entry.option("max_render_side"), self.multiple)
+        count = len(task.seeds)
+        steps = parts.bedrock_steps_to_model(task.steps, self.entry.option("min_steps"), self.entry.option("max_steps"))
+        guidance = float(self.entry.option("fixed_guidance_scale", task.guidance_scale))
+        mask_png = None
+        kwargs: dict[str, Any] = {}
+        if task.mode == "txt2img" and task.control_image is None:
+            pipe = self.base
+        elif task.mode == "txt2img":
+            pipe = self.controlnets[task.control_mode]
+            kwargs["image"] = parts.control_image(task.control_image, task.control_mode, size)
+            kwargs["controlnet_conditioning_scale"] = float(task.control_strength)
+        else:
+            assert task.init_image is not None
+            init = task.init_image.convert("RGB").resize(size, Image.Resampling.LANCZOS)
+            kwargs.update(image=init, strength=task.strength)
+            steps = parts.steps_for_strength(steps, task.strength)
+            if task.mode == "img2img":
+                pipe = self.img2img
+            else:
+                pipe = self.inpaint
+                mask = task.mask
+                if task.mask_prompt is not None:
+                    assert self.segmenter is not None
+                    mask = self.segmenter.mask(task.init_image.convert("RGB"), task.mask_prompt)
+                assert mask is not None
+                mask_png = _png(mask.convert("L").resize((task.width, task.height), Image.Resampling.NEAREST))
+                kwargs["mask_image"] = mask.convert("L").resize(size, Image.Resampling.NEAREST)
+        pipe.scheduler = parts.make_scheduler(task.sampler, self.base_scheduler_config)
+        embeds = parts.encode_weighted(pipe, task.prompts, count, self.device)
+        generators = [torch.Generator(device="cpu").manual_seed(seed) for seed in task.seeds]
+
+        def on_step(_pipe: Any, step: int, _timestep: Any, tensors: dict[str, Any]) -> dict[str, Any]:
+            if cancelled.is_set():
+                raise _Cancelled()
+            if self.step_listener is not None:
+                self.step_listener(step + 1, pipe.num_timesteps)
+            return tensors
+
+        output = pipe(
+            **embeds, **kwargs, width=size[0], height=size[1], num_inference_steps=steps, guidance_scale=guidance,
+            generator=generators, callback_on_step_end=on_step,
+        )
+        images = [im.resize((task.width, task.height), Image.Resampling.LANCZOS) if im.size != (task.width, task.height)
+                  else im for im in output.images]
+        flags = self.safety.flags(images) if self.safety is not None else [False] * len(images)
+        results = []
+        for image, seed, flagged in zip(images, task.seeds, flags):
+            if flagged and task.flagged_blackout:
+                image = Image.new("RGB", image.size, (0, 0, 0))
+            results.append(GeneratedImage(png=_png(image), seed=seed, flagged=flagged))
+        return ImageResult(images=results, mask_png=mask_png)
+
+
+def _sub(found: tuple[Path, str | None]) -> Path:
+    return found[0] / found[1] if found[1] else found[0]
+
+
+def _png(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def _free_memory() -> None:
+    import gc
+
+    import torch
+
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()

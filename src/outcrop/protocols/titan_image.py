@@ -1,0 +1,274 @@
+"""`amazon.titan-image-generator-v1`, `amazon.titan-image-generator-v2:0`, `amazon.nova-canvas-v1:0` bodies
+(shared/spec §4b), all served by the diffusion engine.
+
+How the tasks map onto diffusion (documented approximations):
+- IMAGE_VARIATION: img2img from the first image (several images are averaged first); diffusers
+  strength = 1 − 0.75 × similarityStrength (0.2 → 0.85, 1.0 → 0.25).
+- INPAINTING/OUTPAINTING: inpainting; OUTPAINTING repaints outside the mask. DEFAULT blurs the
+  mask edge for a soft blend, PRECISE keeps it hard.
+- COLOR_GUIDED_GENERATION: img2img (strength 0.85) from a palette image of `colors` (blended
+  with `referenceImage` when given), so the palette steers the result.
+- numberOfImages > 1: seeds seed, seed+1, ... in one batch. `quality` premium runs 50 steps,
+  standard 30 (mapped by the engine for distilled models).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import ClassVar, Literal
+
+from PIL import Image, ImageFilter
+from pydantic import BaseModel, ConfigDict, Field
+
+from outcrop.errors import ValidationException
+from outcrop.protocols.base import INVOKE_MODEL, InvokeContext, InvokeReply, Protocol, require_json
+from outcrop.protocols.image_common import binary_mask, read_image, same_size
+from outcrop.protocols.images import ImageLimits
+from outcrop.protocols.validation import malformed, parse_body
+from outcrop.tasks.image_generation import ImageTask, WeightedPrompt
+
+TITAN_SIZES = {
+    (1024, 1024), (768, 768), (512, 512), (768, 1152), (384, 576), (1152, 768), (576, 384), (768, 1280), (384, 640),
+    (1280, 768), (640, 384), (896, 1152), (448, 576), (1152, 896), (576, 448), (768, 1408), (384, 704), (1408, 768),
+    (704, 384), (640, 1408), (320, 704), (1408, 640), (704, 320), (1152, 640), (1173, 640),
+}
+BLOCKED_OUTPUT = ("This request has been blocked by our content filters because the generated image(s) may conflict "
+                  "with our AUP or AWS Responsible AI Policy.")
+TaskType = Literal["TEXT_IMAGE", "IMAGE_VARIATION", "INPAINTING", "OUTPAINTING", "COLOR_GUIDED_GENERATION",
+                   "BACKGROUND_REMOVAL", "VIRTUAL_TRY_ON"]
+PARAMS_KEY = {
+    "TEXT_IMAGE": "textToImageParams", "IMAGE_VARIATION": "imageVariationParams", "INPAINTING": "inPaintingParams",
+    "OUTPAINTING": "outPaintingParams", "COLOR_GUIDED_GENERATION": "colorGuidedGenerationParams",
+    "BACKGROUND_REMOVAL": "backgroundRemovalParams", "VIRTUAL_TRY_ON": "virtualTryOnParams",
+}
+
+
+class _Params(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TextToImageParams(_Params):
+    text: str
+    negativeText: str | None = None
+    conditionImage: str | None = None
+    controlMode: Literal["CANNY_EDGE", "SEGMENTATION"] | None = None
+    controlStrength: float | None = Field(None, ge=0, le=1)
+    style: str | None = None
+
+
+class ImageVariationParams(_Params):
+    images: list[str] = Field(min_length=1, max_length=5)
+    text: str | None = None
+    negativeText: str | None = None
+    similarityStrength: float = Field(0.7, ge=0.2, le=1.0)
+
+
+class InPaintingParams(_Params):
+    image: str
+    text: str | None = None
+    negativeText: str | None = None
+    maskPrompt: str | None = None
+    maskImage: str | None = None
+    returnMask: bool | None = None
+
+
+class OutPaintingParams(InPaintingParams):
+    text: str  # type: ignore[assignment]
+    outPaintingMode: Literal["DEFAULT", "PRECISE"] = "DEFAULT"
+
+
+class ColorGuidedGenerationParams(_Params):
+    text: str
+    colors: list[str] = Field(min_length=1, max_length=10)
+    negativeText: str | None = None
+    referenceImage: str | None = None
+
+
+class BackgroundRemovalParams(_Params):
+    image: str
+
+
+class ImageGenerationConfig(_Params):
+    numberOfImages: int = Field(1, ge=1, le=5)
+    quality: Literal["standard", "premium"] = "standard"
+    cfgScale: float | None = Field(None, ge=1.1, le=10.0)
+    seed: int | None = Field(None, ge=0)
+    width: int = 1024
+    height: int = 1024
+
+
+class TitanImageRequest(_Params):
+    taskType: TaskType
+    textToImageParams: TextToImageParams | None = None
+    imageVariationParams: ImageVariationParams | None = None
+    inPaintingParams: InPaintingParams | None = None
+    outPaintingParams: OutPaintingParams | None = None
+    colorGuidedGenerationParams: ColorGuidedGenerationParams | None = None
+    backgroundRemovalParams: BackgroundRemovalParams | None = None
+    imageGenerationConfig: ImageGenerationConfig | None = None
+
+
+class TitanImageV1(Protocol):
+    name = "titan-image-v1"
+    operations = frozenset({INVOKE_MODEL})
+    task_types: ClassVar[frozenset[str]] = frozenset({"TEXT_IMAGE", "IMAGE_VARIATION", "INPAINTING", "OUTPAINTING"})
+    max_text: ClassVar[int] = 512
+    max_seed: ClassVar[int] = 2_147_483_646
+    default_seed: ClassVar[int] = 42
+    default_cfg: ClassVar[float] = 8.0
+    conditioning: ClassVar[bool] = False
+    image_limits: ClassVar[ImageLimits] = ImageLimits(max_bytes=5 * 1024 * 1024, max_pixels=1408 * 1408, max_side=1408,
+                                                      formats=frozenset({"PNG", "JPEG"}))
+
+    # -- validation ------------------------------------------------------------------------------
+    def check_size(self, width: int, height: int) -> None:
+        if (width, height) not in TITAN_SIZES:
+            allowed = ", ".join(f"{w}x{h}" for w, h in sorted(TITAN_SIZES))
+            raise ValidationException(f"The width x height {width}x{height} is not supported. Use one of: {allowed}.")
+
+    def text(self, value: str | None, field: str, required: bool = False) -> str | None:
+        if value is None or not value.strip():
+            if required or value is not None:
+                raise malformed(f"#/{field}: expected minLength: 1, actual: {0 if value is None else len(value)}")
+            return None
+        if len(value) > self.max_text:
+            raise malformed(f"#/{field}: expected maxLength: {self.max_text}, actual: {len(value)}")
+        return value
+
+    def prompts(self, key: str, text: str | None, negative: str | None, required: bool = False) -> tuple[WeightedPrompt, ...]:
+        positive = self.text(text, f"{key}/text", required) or ""
+        out = [WeightedPrompt(positive, 1.0)]
+        if (neg := self.text(negative, f"{key}/negativeText")) is not None:
+            out.append(WeightedPrompt(neg, -1.0))
+        return tuple(out)
+
+    def image(self, data: str, field: str) -> Image.Image:
+        return read_image(data, field, self.image_limits)
+
+    # -- body → task -----------------------------------------------------------------------------
+    def to_task(self, request: TitanImageRequest) -> tuple[ImageTask, bool]:
+        kind = request.taskType
+        if kind not in self.task_types:
+            raise malformed(f"#/taskType: {kind} is not a valid enum value")
+        key = PARAMS_KEY[kind]
+        for other in PARAMS_KEY.values():
+            if other != key and getattr(request, other, None) is not None:
+                raise malformed(f"#: extraneous key [{other}] is not permitted")
+        params = getattr(request, key)
+        if params is None:
+            raise malformed(f"#: required key [{key}] not found")
+        if kind == "BACKGROUND_REMOVAL":
+            if request.imageGenerationConfig is not None:
+                raise malformed("#: extraneous key [imageGenerationConfig] is not permitted")
+            image = self.image(params.image, f"{key}/image")
+            return ImageTask(mode="remove_background", width=image.width, height=image.height, init_image=image), False
+        config = request.imageGenerationConfig or ImageGenerationConfig()
+        if config.seed is not None and config.seed > self.max_seed:
+            raise malformed(f"#/imageGenerationConfig/seed: {config.seed} is not less or equal to {self.max_seed}")
+        seed = self.default_seed if config.seed is None else config.seed
+        common = dict(
+            seeds=tuple(seed + i for i in range(config.numberOfImages)), steps=50 if config.quality == "premium" else 30,
+            guidance_scale=config.cfgScale if config.cfgScale is not None else self.default_cfg, flagged_blackout=False,
+        )
+        if kind == "TEXT_IMAGE":
+            self.check_size(config.width, config.height)
+            prompts = self.prompts(key, params.text, params.negativeText, required=True)
+            control = {}
+            if params.conditionImage is None:
+                if params.controlMode is not None or params.controlStrength is not None:
+                    raise ValidationException("controlMode and controlStrength require conditionImage.")
+            elif not self.conditioning:
+                raise malformed(f"#/{key}: extraneous key [conditionImage] is not permitted")
+            else:
+                control = dict(control_image=self.image(params.conditionImage, f"{key}/conditionImage"),
+                               control_mode="segmentation" if params.controlMode == "SEGMENTATION" else "canny",
+                               control_strength=0.7 if params.controlStrength is None else params.controlStrength)
+            return ImageTask(mode="txt2img", prompts=prompts, width=config.width, height=config.height,
+                             **control, **common), False
+        if kind == "IMAGE_VARIATION":
+            self.check_size(config.width, config.height)
+            images = [self.image(b, f"{key}/images/{i}").convert("RGB") for i, b in enumerate(params.images)]
+            init = images[0]
+            for i, other in enumerate(images[1:], start=2):
+                init = Image.blend(init, other.resize(init.size), 1.0 / i)
+            return ImageTask(mode="img2img", prompts=self.prompts(key, params.text, params.negativeText),
+                             width=config.width, height=config.height, init_image=init,
+                             strength=1.0 - 0.75 * params.similarityStrength, **common), False
+        if kind in ("INPAINTING", "OUTPAINTING"):
+            image = self.image(params.image, f"{key}/image")
+            if (params.maskImage is None) == (params.maskPrompt is None):
+                raise ValidationException(
+                    f"Exactly one of {key}.maskImage or {key}.maskPrompt is required; "
+                    f"{'both were' if params.maskImage is not None else 'neither was'} given."
+                )
+            mask = mask_prompt = None
+            if params.maskImage is not None:
+                mask_image = self.image(params.maskImage, f"{key}/maskImage")
+                same_size(image, mask_image, "image", "maskImage")
+                # Titan: black = inside the mask. Inpainting repaints inside, outpainting outside.
+                mask = binary_mask(mask_image, white_is_inside=kind == "OUTPAINTING")
+                if kind == "OUTPAINTING" and params.outPaintingMode == "DEFAULT":
+                    mask = mask.filter(ImageFilter.GaussianBlur(radius=max(2, min(image.size) // 64)))
+            else:
+                mask_prompt = self.text(params.maskPrompt, f"{key}/maskPrompt", required=True)
+                if kind == "OUTPAINTING":
+                    raise ValidationException("OUTPAINTING with maskPrompt is not supported here; send maskImage.")
+            prompts = self.prompts(key, params.text, params.negativeText, required=kind == "OUTPAINTING")
+            return ImageTask(mode="inpaint", prompts=prompts, width=image.width, height=image.height,
+                             init_image=image.convert("RGB"), mask=mask, mask_prompt=mask_prompt, **common), bool(params.returnMask)
+        # COLOR_GUIDED_GENERATION
+        self.check_size(config.width, config.height)
+        colors = []
+        for i, color in enumerate(params.colors):
+            if len(color) != 7 or color[0] != "#" or any(c not in "0123456789abcdefABCDEF" for c in color[1:]):
+                raise malformed(f'#/{key}/colors/{i}: string "{color}" does not match pattern ^#[0-9A-Fa-f]{{6}}$')
+            colors.append(tuple(int(color[j: j + 2], 16) for j in (1, 3, 5)))
+        palette = Image.new("RGB", (len(colors), 1))
+        palette.putdata(colors)
+        init = palette.resize((config.width, config.height), Image.Resampling.NEAREST).filter(ImageFilter.GaussianBlur(8))
+        if params.referenceImage is not None:
+            reference = self.image(params.referenceImage, f"{key}/referenceImage").convert("RGB").resize(init.size)
+            init = Image.blend(reference, init, 0.5)
+        return ImageTask(mode="img2img", prompts=self.prompts(key, params.text, params.negativeText, required=True),
+                         width=config.width, height=config.height, init_image=init, strength=0.85, **common), False
+
+    async def invoke_model(self, ctx: InvokeContext) -> InvokeReply:
+        require_json(ctx.content_type, ctx.accept)
+        task, return_mask = self.to_task(parse_body(TitanImageRequest, ctx.body))
+        engine = await ctx.engine()
+        result = await engine.generate(task)
+        kept = [image for image in result.images if not image.flagged]
+        if not kept:
+            raise ValidationException(BLOCKED_OUTPUT)
+        body: dict[str, object] = {"images": [base64.b64encode(image.png).decode() for image in kept]}
+        if len(kept) < len(result.images):
+            body["error"] = f"{len(result.images) - len(kept)} of {len(result.images)} images: {BLOCKED_OUTPUT}"
+        if return_mask and result.mask_png is not None:
+            body["maskImage"] = base64.b64encode(result.mask_png).decode()
+        return InvokeReply(body=json.dumps(body).encode())
+
+
+class TitanImageV2(TitanImageV1):
+    name = "titan-image-v2"
+    task_types = frozenset({*TitanImageV1.task_types, "COLOR_GUIDED_GENERATION", "BACKGROUND_REMOVAL"})
+    conditioning = True
+
+
+class NovaCanvas(TitanImageV2):
+    name = "nova-canvas"
+    max_text = 1024
+    max_seed = 858_993_459
+    default_seed = 12
+    default_cfg = 6.5
+    image_limits = ImageLimits(max_bytes=10 * 1024 * 1024, max_pixels=4_194_304, max_side=4096,
+                               formats=frozenset({"PNG", "JPEG"}))
+
+    def check_size(self, width: int, height: int) -> None:
+        ok = (320 <= width <= 4096 and 320 <= height <= 4096 and width % 16 == 0 and height % 16 == 0
+              and width * height <= 4_194_304 and 0.25 <= width / height <= 4.0)
+        if not ok:
+            raise ValidationException(
+                f"The width x height {width}x{height} is not supported: each side must be 320..4096 pixels and divisible "
+                f"by 16, the aspect ratio between 1:4 and 4:1, and at most 4,194,304 pixels in all."
+            )
