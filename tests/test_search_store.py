@@ -68,8 +68,44 @@ def test_other_process_writes_are_seen(tmp_path: Path) -> None:
     reader = LocalStore(tmp_path / "c", "c", model_id="m", dimension=64)
     writer = LocalStore(tmp_path / "c", "c")
     writer.upsert(records(vectors))
+    assert reader.count() == 40
     assert reader.similar(vectors[7], 1)[0].path == "/photos/0007.png"
     writer.delete(["/photos/0007.png"])
+    assert reader.count() == 39
     assert reader.similar(vectors[7], 1)[0].path != "/photos/0007.png"
     reader.close()
     writer.close()
+
+
+def test_ivf_retrains_as_the_collection_grows(tmp_path: Path) -> None:
+    """Past GROWTH x its training size, IVF is retrained with more lists (vectors moved out of the old
+    lists, not re-read): same rows, no duplicates, deletes still honoured, exact-search recall kept."""
+    import faiss
+
+    from outcrop.search.ann import GROWTH
+
+    vectors = clustered(3000, seed=3)
+    store = LocalStore(tmp_path / "c", "c", model_id="m", dimension=64, exact_max=100)
+    store.upsert(records(vectors)[:150])  # passes exact_max: first IVF, trained on 150
+    assert store._ann is not None and store._ann.trained_on == 150
+    first_nlist = faiss.extract_index_ivf(store._ann.index).nlist
+    for start in range(150, 3000, 250):
+        store.upsert(records(vectors)[start:start + 250])
+    assert store._ann.trained_on > GROWTH * 150
+    assert faiss.extract_index_ivf(store._ann.index).nlist > first_nlist
+    assert store._ann.ntotal == store.count() == 3000
+    store.delete([f"/photos/{i:04d}.png" for i in range(0, 3000, 2)])
+    queries = clustered(20, seed=4)
+    odd = vectors[1::2]
+    for q in queries:
+        hits = store.similar(q, 10)
+        assert len({h.path for h in hits}) == len(hits) == 10
+        assert all(int(h.path[-8:-4]) % 2 == 1 for h in hits)
+    recall = np.mean([len({h.path for h in store.similar(q, 10)}
+                          & {f"/photos/{2 * i + 1:04d}.png" for i in np.argsort(-(odd @ q))[:10]}) / 10 for q in queries])
+    assert recall >= 0.95
+    trained = store._ann.trained_on
+    store.close()
+    reopened = LocalStore(tmp_path / "c", "c", exact_max=100)
+    assert reopened._ann is not None and reopened._ann.trained_on == trained and reopened.count() == 1500
+    reopened.close()
