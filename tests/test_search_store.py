@@ -109,3 +109,21 @@ def test_ivf_retrains_as_the_collection_grows(tmp_path: Path) -> None:
     reopened = LocalStore(tmp_path / "c", "c", exact_max=100)
     assert reopened._ann is not None and reopened._ann.trained_on == trained and reopened.count() == 1500
     reopened.close()
+
+
+def test_batched_upsert_replaces_and_dedupes_paths(tmp_path: Path) -> None:
+    """One batch may replace existing paths and name a path twice (the last one wins); ids stay unique."""
+    vectors = clustered(30, seed=5)
+    store = LocalStore(tmp_path / "c", "c", model_id="m", dimension=64)
+    store.upsert(records(vectors[:20]))
+    batch = records(vectors[20:30]) + [ImageRecord(path="/photos/0003.png", content_hash="a", size=1, mtime=0, vector=vectors[25]),
+                                       ImageRecord(path="/photos/0003.png", content_hash="b", size=2, mtime=0, vector=vectors[26])]
+    store.upsert(batch)
+    assert store.count() == 20
+    hit = store.get_hit("/photos/0003.png")
+    assert hit is not None and hit.content_hash == "b"
+    assert {h.path for h in store.similar(vectors[26], 2)} == {"/photos/0003.png", "/photos/0006.png"}  # both hold vectors[26]
+    assert store.similar(vectors[26], 1)[0].score == pytest.approx(1.0, abs=1e-5)
+    ids = [row.id for row in store.manifest().values()]
+    assert len(set(ids)) == len(ids) == 20
+    store.close()

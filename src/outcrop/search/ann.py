@@ -1,9 +1,9 @@
 """Approximate nearest-neighbour index (faiss) over unit vectors, inner product = cosine.
 
-Chosen by measurement (notes/search.md "Second pass", bench/search.py): IVF-Flat with an HNSW coarse
-quantizer (`IVF<nlist>_HNSW32,Flat`, nlist = 4*sqrt(N)). Adding a vector is one approximate
-centroid lookup, so inserts stay far above 5,000/s at 1M x 1024-d on two cores, and a single query
-scans nprobe lists on one thread. Training is bounded (TRAIN_PER_LIST points per list, TRAIN_ITERS
+Chosen by measurement (notes/search.md "Second pass", bench/search.py): IVF-Flat, nlist = 4*sqrt(N),
+with an exact (flat) coarse quantizer. Adding a batch is one BLAS matrix product against the
+centroids (18k vectors/s per core at 4,000 lists, 1024-d; an HNSW quantizer was 3-8x slower to add
+through and assigned less exactly), and a single query scans nprobe lists on one thread. Training is bounded (TRAIN_PER_LIST points per list, TRAIN_ITERS
 k-means iterations) because it is paid again each time the collection outgrows its lists
 (`needs_retrain`). HNSW-Flat stays selectable: faster queries, much slower inserts at 1024-d.
 Files are written to a temporary name and `os.replace`d, so a crash never leaves a torn index.
@@ -49,9 +49,6 @@ class AnnIndex:
         if self.kind == "ivf":
             ivf = faiss.extract_index_ivf(self.index)
             ivf.nprobe = nprobe
-            quantizer = faiss.downcast_index(ivf.quantizer)
-            if hasattr(quantizer, "hnsw"):  # the coarse quantizer: exact enough when ef >= 2 x nprobe
-                quantizer.hnsw.efSearch = max(64, 2 * nprobe)
         else:
             faiss.downcast_index(self.index.index).hnsw.efSearch = ef_search
 
@@ -82,8 +79,8 @@ class AnnIndex:
     def trained_ivf(cls, dim: int, nlist: int, sample: np.ndarray, **params: int) -> "AnnIndex":
         """An empty IVF index whose lists are k-means centroids of `sample`."""
         faiss = _faiss()
-        index = faiss.index_factory(dim, f"IVF{nlist}_HNSW32,Flat", faiss.METRIC_INNER_PRODUCT)
-        ivf = faiss.extract_index_ivf(index)
+        index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, nlist, faiss.METRIC_INNER_PRODUCT)
+        ivf = index
         ivf.cp.niter = TRAIN_ITERS
         ivf.cp.max_points_per_centroid = TRAIN_PER_LIST
         ivf.cp.min_points_per_centroid = 1  # silence the "please provide more points" warning: chosen on purpose

@@ -209,19 +209,26 @@ class LocalStore(VectorStore):
             self.check_compatible(self.info.model_id, int(vecs.shape[1]))
         with self._lock:
             self._sync()
-            replaced: list[int] = []
-            new_ids: list[int] = []
+            paths = [r.path for r in records]
+            if len(set(paths)) != len(paths):  # the last record for a path wins, as with one-by-one upserts
+                last = {p: i for i, p in enumerate(paths)}
+                keep = sorted(last.values())
+                records, vecs = [records[i] for i in keep], vecs[keep]
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                for record, vec in zip(records, vecs, strict=True):
-                    replaced += [r[0] for r in self._db.execute("DELETE FROM images WHERE path = ? RETURNING id", (record.path,))]
-                    cursor = self._db.execute(
-                        "INSERT INTO images (path, content_hash, size, mtime, width, height, taken_at, date, vector) "
-                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        (record.path, record.content_hash, record.size, record.mtime, record.width, record.height,
-                         record.taken_at, record.date, vec.tobytes()),
-                    )
-                    new_ids.append(int(cursor.lastrowid or 0))
+                replaced = self._delete_paths([r.path for r in records])
+                # AUTOINCREMENT under the write lock hands out max(seq, max id) + 1, + 2, ... in order, so one
+                # executemany suffices and the ids are known without a query per row.
+                first = max(self._max_id(), int(self._db.execute("SELECT COALESCE(MAX(id), 0) FROM images").fetchone()[0])) + 1
+                self._db.executemany(
+                    "INSERT INTO images (path, content_hash, size, mtime, width, height, taken_at, date, vector) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [(r.path, r.content_hash, r.size, r.mtime, r.width, r.height, r.taken_at, r.date, v.tobytes())
+                     for r, v in zip(records, vecs, strict=True)],
+                )
+                new_ids = list(range(first, first + len(records)))
+                if self._max_id() != new_ids[-1]:  # never expected; then ask SQLite row by row
+                    new_ids = [self._db.execute("SELECT id FROM images WHERE path = ?", (r.path,)).fetchone()[0] for r in records]
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
@@ -238,7 +245,7 @@ class LocalStore(VectorStore):
             self._sync()
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                gone = [r[0] for p in paths for r in self._db.execute("DELETE FROM images WHERE path = ? RETURNING id", (p,))]
+                gone = self._delete_paths(list(paths))
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
@@ -246,6 +253,15 @@ class LocalStore(VectorStore):
             self._version = self._data_version()
             self._count -= len(gone)
             self._remove_memory(gone)
+
+    def _delete_paths(self, paths: list[str]) -> list[int]:
+        """Delete rows by path inside the caller's transaction; their ids."""
+        gone: list[int] = []
+        for start in range(0, len(paths), 500):
+            chunk = paths[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            gone += [r[0] for r in self._db.execute(f"DELETE FROM images WHERE path IN ({marks}) RETURNING id", chunk)]
+        return gone
 
     def flush(self) -> None:
         """Save the ANN index (if it changed) as ann-<kind>-<last id>.faiss and drop older files."""
