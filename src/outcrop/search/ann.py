@@ -93,8 +93,8 @@ class AnnIndex:
 
     def retrained(self, **params: int) -> "AnnIndex":
         """A new IVF index with nlist for today's size, filled by moving every list out of this one
-        (each old list is freed once moved, so peak memory stays near one copy). This index is
-        unusable afterwards."""
+        (each old list is freed once moved; no SQLite re-read — the allocator may still hold ~2-3x the
+        vector bytes at the peak, measured at 640k). This index is unusable afterwards."""
         faiss = _faiss()
         ivf = faiss.extract_index_ivf(self.index)
         invlists = ivf.invlists
