@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,14 +28,15 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path,
     make_folder(root, 30)
     make_folder(outside, 1)
     (root / "escape").symlink_to(outside, target_is_directory=True)
+    mp = pytest.MonkeyPatch()
+    mp.setenv("OUTCROP_SEARCH_ROOTS", str(root))  # read once, into the frozen Settings
     settings = Settings.from_env(profile="test", data_dir=base / "data")
+    mp.undo()
+    assert settings.search_roots == (root,)
     with InProcessEmbedder(settings) as emb, open_collection("pics", data_dir=settings.data_dir, model_key=emb.model_key, dimension=1024) as store:
         index_folder(store, emb, root, progress=False)
-    mp = pytest.MonkeyPatch()
-    mp.setenv("OUTCROP_SEARCH_ROOTS", str(root))
     with ThreadServer(build_app(settings)) as server:
         yield server.url, root, outside
-    mp.undo()
 
 
 def test_search_by_text_image_and_path(setup: tuple[str, Path, Path]) -> None:
@@ -78,3 +80,15 @@ def test_bad_requests(setup: tuple[str, Path, Path]) -> None:
     assert r.status_code == 400
     with pytest.raises(SearchError):
         search_images("x", collection="nope", server=url)
+
+
+def test_search_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """OUTCROP_SEARCH_ROOTS is a PATH-style list (so commas in folder names are fine); OUTCROP_SEARCH_URI a string."""
+    monkeypatch.setenv("OUTCROP_SEARCH_ROOTS", os.pathsep.join([str(tmp_path / "a,b"), "", "~/pics"]))
+    monkeypatch.setenv("OUTCROP_SEARCH_URI", "http://milvus:19530")
+    settings = Settings.from_env()
+    assert settings.search_roots == (tmp_path / "a,b", Path("~/pics").expanduser())
+    assert settings.search_uri == "http://milvus:19530"
+    monkeypatch.delenv("OUTCROP_SEARCH_ROOTS")
+    monkeypatch.delenv("OUTCROP_SEARCH_URI")
+    assert Settings.from_env().search_roots == () and Settings.from_env().search_uri is None

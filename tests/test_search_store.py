@@ -68,8 +68,62 @@ def test_other_process_writes_are_seen(tmp_path: Path) -> None:
     reader = LocalStore(tmp_path / "c", "c", model_id="m", dimension=64)
     writer = LocalStore(tmp_path / "c", "c")
     writer.upsert(records(vectors))
+    assert reader.count() == 40
     assert reader.similar(vectors[7], 1)[0].path == "/photos/0007.png"
     writer.delete(["/photos/0007.png"])
+    assert reader.count() == 39
     assert reader.similar(vectors[7], 1)[0].path != "/photos/0007.png"
     reader.close()
     writer.close()
+
+
+def test_ivf_retrains_as_the_collection_grows(tmp_path: Path) -> None:
+    """Past GROWTH x its training size, IVF is retrained with more lists (vectors moved out of the old
+    lists, not re-read): same rows, no duplicates, deletes still honoured, exact-search recall kept."""
+    import faiss
+
+    from outcrop.search.ann import GROWTH
+
+    vectors = clustered(3000, seed=3)
+    store = LocalStore(tmp_path / "c", "c", model_id="m", dimension=64, exact_max=100)
+    store.upsert(records(vectors)[:150])  # passes exact_max: first IVF, trained on 150
+    assert store._ann is not None and store._ann.trained_on == 150
+    first_nlist = faiss.extract_index_ivf(store._ann.index).nlist
+    for start in range(150, 3000, 250):
+        store.upsert(records(vectors)[start:start + 250])
+    assert store._ann.trained_on > GROWTH * 150
+    assert faiss.extract_index_ivf(store._ann.index).nlist > first_nlist
+    assert store._ann.ntotal == store.count() == 3000
+    store.delete([f"/photos/{i:04d}.png" for i in range(0, 3000, 2)])
+    queries = clustered(20, seed=4)
+    odd = vectors[1::2]
+    for q in queries:
+        hits = store.similar(q, 10)
+        assert len({h.path for h in hits}) == len(hits) == 10
+        assert all(int(h.path[-8:-4]) % 2 == 1 for h in hits)
+    recall = np.mean([len({h.path for h in store.similar(q, 10)}
+                          & {f"/photos/{2 * i + 1:04d}.png" for i in np.argsort(-(odd @ q))[:10]}) / 10 for q in queries])
+    assert recall >= 0.95
+    trained = store._ann.trained_on
+    store.close()
+    reopened = LocalStore(tmp_path / "c", "c", exact_max=100)
+    assert reopened._ann is not None and reopened._ann.trained_on == trained and reopened.count() == 1500
+    reopened.close()
+
+
+def test_batched_upsert_replaces_and_dedupes_paths(tmp_path: Path) -> None:
+    """One batch may replace existing paths and name a path twice (the last one wins); ids stay unique."""
+    vectors = clustered(30, seed=5)
+    store = LocalStore(tmp_path / "c", "c", model_id="m", dimension=64)
+    store.upsert(records(vectors[:20]))
+    batch = records(vectors[20:30]) + [ImageRecord(path="/photos/0003.png", content_hash="a", size=1, mtime=0, vector=vectors[25]),
+                                       ImageRecord(path="/photos/0003.png", content_hash="b", size=2, mtime=0, vector=vectors[26])]
+    store.upsert(batch)
+    assert store.count() == 20
+    hit = store.get_hit("/photos/0003.png")
+    assert hit is not None and hit.content_hash == "b"
+    assert {h.path for h in store.similar(vectors[26], 2)} == {"/photos/0003.png", "/photos/0006.png"}  # both hold vectors[26]
+    assert store.similar(vectors[26], 1)[0].score == pytest.approx(1.0, abs=1e-5)
+    ids = [row.id for row in store.manifest().values()]
+    assert len(set(ids)) == len(ids) == 20
+    store.close()

@@ -28,9 +28,15 @@ def _env(name: str, default: Any, kind: type) -> Any:
         return raw.strip().lower() in {"1", "true", "yes", "on"}
     if kind is Path:
         return Path(raw).expanduser()
+    if kind is PathList:
+        return tuple(Path(p).expanduser() for p in raw.split(os.pathsep) if p)
     if kind is tuple:
         return tuple(p for p in raw.split(",") if p)
     return kind(raw)
+
+
+class PathList(tuple):  # type: ignore[type-arg]
+    """Marker kind: an os.pathsep-separated list of folders in the environment (like PATH)."""
 
 
 _KINDS: dict[str, type] = {
@@ -38,6 +44,7 @@ _KINDS: dict[str, type] = {
     "port": int, "max_body_bytes": int, "load_wait_s": float, "preload": bool,
     # security / observability
     "auth_file": Path, "insecure": bool, "cors_origins": tuple, "shutdown_timeout_s": float, "access_log": bool,
+    "search_roots": PathList, "search_uri": str,
 }
 
 
@@ -73,6 +80,12 @@ class Settings:
     shutdown_timeout_s: float = 30.0
     # One Hypercorn access-log line per request (it names the protocol: HTTP/1.1 or HTTP/2).
     access_log: bool = False
+    # Folders whose files the /outcrop/v1 search routes may read (imagePath, folder filters);
+    # empty = no server-side paths at all. Env: OUTCROP_SEARCH_ROOTS, os.pathsep-separated.
+    search_roots: tuple[Path, ...] = ()
+    # Milvus URI for image collections (http://host:19530 or a Milvus Lite .db file);
+    # None = the embedded SQLite + faiss store under data_dir. Env: OUTCROP_SEARCH_URI.
+    search_uri: str | None = None
 
     @classmethod
     def from_env(cls, **overrides: Any) -> "Settings":

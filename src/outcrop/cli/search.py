@@ -67,10 +67,8 @@ def _settings(args: argparse.Namespace) -> Any:
                              cache_dir=getattr(args, "cache_dir", None), data_dir=args.data_dir)
 
 
-def _uri(args: argparse.Namespace) -> str | None:
-    import os
-
-    return args.uri or os.environ.get("OUTCROP_SEARCH_URI") or None
+def _uri(args: argparse.Namespace, settings: Any) -> str | None:
+    return args.uri or settings.search_uri or None
 
 
 def _date(value: str | None, end: bool = False) -> float | None:
@@ -99,7 +97,7 @@ def run_index(args: argparse.Namespace) -> int:
     settings = _settings(args)
     try:
         with make_embedder(endpoint=args.endpoint, model_id=args.model, dimension=args.dimensions, settings=settings) as embedder:
-            with open_collection(args.collection, data_dir=settings.data_dir, uri=_uri(args), model_key=embedder.model_key,
+            with open_collection(args.collection, data_dir=settings.data_dir, uri=_uri(args, settings), model_key=embedder.model_key,
                                  dimension=embedder.dimension, reindex=args.reindex) as store:
                 report = index_folder(store, embedder, args.dir, recursive=args.recursive, batch_size=args.batch_size,
                                       progress=not args.no_progress,
@@ -125,7 +123,7 @@ def run_search(args: argparse.Namespace) -> int:
     filters = Filters(folder=args.folder, after=_date(args.after), before=_date(args.before, end=True), min_bytes=args.min_bytes)
     settings = _settings(args)
     try:
-        with open_collection(args.collection, data_dir=settings.data_dir, uri=_uri(args)) as store:
+        with open_collection(args.collection, data_dir=settings.data_dir, uri=_uri(args, settings)) as store:
             with make_embedder(endpoint=args.endpoint, model_id=args.model, dimension=args.dimensions, settings=settings) as embedder:
                 hits = search(store, embedder, k=args.k, filters=filters or None, text=args.text, image_path=args.image)
     except SearchError as exc:
@@ -147,7 +145,7 @@ def run_dupes(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     try:
-        with open_collection(args.collection, data_dir=settings.data_dir, uri=_uri(args)) as store:
+        with open_collection(args.collection, data_dir=settings.data_dir, uri=_uri(args, settings)) as store:
             groups = find_dupes(store, threshold=args.threshold)
     except SearchError as exc:
         raise CliError(str(exc)) from None

@@ -1,9 +1,11 @@
 """Approximate nearest-neighbour index (faiss) over unit vectors, inner product = cosine.
 
-Chosen by measurement (notes/search.md, bench/search.py): faiss IVF-Flat adds vectors at tens of
-thousands per second (an add is one centroid assignment) and answers in a few ms with recall@10
-≥ 0.95 at nprobe 32 on clustered and real embeddings; HNSW answers faster but inserts far slower
-than the 5,000/s goal at 1024-d on two cores. Both kinds are kept selectable for the benchmark.
+Chosen by measurement (notes/search.md "Second pass", bench/search.py): IVF-Flat, nlist = 4*sqrt(N),
+with an exact (flat) coarse quantizer. Adding a batch is one BLAS matrix product against the
+centroids (18k vectors/s per core at 4,000 lists, 1024-d; an HNSW quantizer was 3-8x slower to add
+through and assigned less exactly), and a single query scans nprobe lists on one thread. Training is bounded (TRAIN_PER_LIST points per list, TRAIN_ITERS
+k-means iterations) because it is paid again each time the collection outgrows its lists
+(`needs_retrain`). HNSW-Flat stays selectable: faster queries, much slower inserts at 1024-d.
 Files are written to a temporary name and `os.replace`d, so a crash never leaves a torn index.
 """
 
@@ -15,6 +17,15 @@ from pathlib import Path
 import numpy as np
 
 KINDS = ("ivf", "hnsw")
+TRAIN_PER_LIST = 16  # k-means sample per list: list balance matters, centroid precision barely does
+TRAIN_ITERS = 10
+GROWTH = 8  # retrain IVF once it holds GROWTH x the vectors it was trained on (amortised O(1) per insert)
+DEFAULT_NPROBE = 64  # recall@10 >= 0.95 on real MiniLM embeddings needed 64 (32 gave 0.915); bench/search.py
+DEFAULT_EF_SEARCH = 96
+
+
+def ivf_nlist(n: int) -> int:
+    return int(min(65536, max(64, 4 * np.sqrt(max(1, n)))))
 
 
 def _faiss():  # type: ignore[no-untyped-def]
@@ -26,30 +37,35 @@ def _faiss():  # type: ignore[no-untyped-def]
 class AnnIndex:
     """A faiss index with int64 ids (our SQLite row ids)."""
 
-    def __init__(self, index: object, kind: str, nprobe: int = 32, ef_search: int = 96) -> None:
+    def __init__(self, index: object, kind: str, nprobe: int = DEFAULT_NPROBE, ef_search: int = DEFAULT_EF_SEARCH,
+                 trained_on: int = 0) -> None:
         self.index = index
         self.kind = kind
+        self.trained_on = trained_on
         self.set_params(nprobe=nprobe, ef_search=ef_search)
 
-    def set_params(self, nprobe: int = 32, ef_search: int = 96) -> None:
+    def set_params(self, nprobe: int = DEFAULT_NPROBE, ef_search: int = DEFAULT_EF_SEARCH) -> None:
         faiss = _faiss()
         if self.kind == "ivf":
-            faiss.extract_index_ivf(self.index).nprobe = nprobe
+            ivf = faiss.extract_index_ivf(self.index)
+            ivf.nprobe = nprobe
         else:
             faiss.downcast_index(self.index.index).hnsw.efSearch = ef_search
 
     @classmethod
     def build(cls, dim: int, ids: np.ndarray, vectors: np.ndarray, kind: str = "ivf", **params: int) -> "AnnIndex":
-        """Train (IVF: k-means on up to 64 points per list) and fill a new index."""
-        faiss = _faiss()
+        """Train (IVF: bounded k-means, see TRAIN_PER_LIST) and fill a new index."""
         if kind == "ivf":
-            nlist = int(min(4096, max(64, 4 * np.sqrt(len(vectors)))))
-            quantizer = faiss.IndexFlatIP(dim)
-            index = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT)
+            nlist = ivf_nlist(len(vectors))
             rng = np.random.default_rng(0)
-            sample = vectors if len(vectors) <= 64 * nlist else vectors[rng.choice(len(vectors), 64 * nlist, replace=False)]
-            index.train(np.ascontiguousarray(sample, dtype=np.float32))
-        elif kind == "hnsw":
+            want = TRAIN_PER_LIST * nlist
+            sample = vectors if len(vectors) <= want else vectors[np.sort(rng.choice(len(vectors), want, replace=False))]
+            ann = cls.trained_ivf(dim, nlist, sample, **params)
+            ann.trained_on = len(vectors)
+            ann.add(ids, vectors)
+            return ann
+        faiss = _faiss()
+        if kind == "hnsw":
             hnsw = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
             hnsw.hnsw.efConstruction = 64
             index = faiss.IndexIDMap2(hnsw)
@@ -58,6 +74,59 @@ class AnnIndex:
         ann = cls(index, kind, **params)
         ann.add(ids, vectors)
         return ann
+
+    @classmethod
+    def trained_ivf(cls, dim: int, nlist: int, sample: np.ndarray, **params: int) -> "AnnIndex":
+        """An empty IVF index whose lists are k-means centroids of `sample`."""
+        faiss = _faiss()
+        index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, nlist, faiss.METRIC_INNER_PRODUCT)
+        ivf = index
+        ivf.cp.niter = TRAIN_ITERS
+        ivf.cp.max_points_per_centroid = TRAIN_PER_LIST
+        ivf.cp.min_points_per_centroid = 1  # silence the "please provide more points" warning: chosen on purpose
+        index.train(np.ascontiguousarray(sample, dtype=np.float32))
+        return cls(index, "ivf", **params)
+
+    def needs_retrain(self) -> bool:
+        """An IVF index that has grown GROWTH x past its training size scans too-long lists."""
+        return self.kind == "ivf" and self.ntotal > GROWTH * max(1, self.trained_on)
+
+    def retrained(self, **params: int) -> "AnnIndex":
+        """A new IVF index with nlist for today's size, filled by moving every list out of this one
+        (each old list is freed once moved; no SQLite re-read — the allocator may still hold ~2-3x the
+        vector bytes at the peak, measured at 640k). This index is unusable afterwards."""
+        faiss = _faiss()
+        ivf = faiss.extract_index_ivf(self.index)
+        invlists = ivf.invlists
+        sizes = np.array([invlists.list_size(i) for i in range(ivf.nlist)], dtype=np.int64)
+        total = int(sizes.sum())
+        nlist = ivf_nlist(total)
+        rng = np.random.default_rng(0)
+        picks = np.sort(rng.choice(total, min(total, TRAIN_PER_LIST * nlist), replace=False))
+        sample_parts, offset = [], 0
+        for lst in range(ivf.nlist):
+            size = int(sizes[lst])
+            if not size:
+                continue
+            inside = picks[(picks >= offset) & (picks < offset + size)] - offset
+            if len(inside):
+                sample_parts.append(self._list_vectors(invlists, lst, size, ivf.d)[1][inside])
+            offset += size
+        new = AnnIndex.trained_ivf(ivf.d, nlist, np.concatenate(sample_parts), **params)
+        for lst in range(ivf.nlist):
+            size = int(sizes[lst])
+            if size:
+                new.add(*self._list_vectors(invlists, lst, size, ivf.d))
+                invlists.resize(lst, 0)
+        new.trained_on = total
+        return new
+
+    @staticmethod
+    def _list_vectors(invlists: object, lst: int, size: int, dim: int) -> tuple[np.ndarray, np.ndarray]:
+        faiss = _faiss()
+        ids = faiss.rev_swig_ptr(invlists.get_ids(lst), size).copy()  # type: ignore[attr-defined]
+        codes = faiss.rev_swig_ptr(invlists.get_codes(lst), size * dim * 4).copy()  # type: ignore[attr-defined]
+        return ids.astype(np.int64), codes.view(np.float32).reshape(size, dim)
 
     @property
     def ntotal(self) -> int:
@@ -79,8 +148,18 @@ class AnnIndex:
             self.index.remove_ids(np.ascontiguousarray(ids, dtype=np.int64))  # type: ignore[attr-defined]
 
     def search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """(ids, scores) of the k nearest, best first; -1 ids (empty slots) removed."""
-        scores, ids = self.index.search(np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32), k)  # type: ignore[attr-defined]
+        """(ids, scores) of the k nearest, best first; -1 ids (empty slots) removed.
+
+        One query runs on one OpenMP thread: faiss would otherwise wake its whole pool for a few
+        hundred microseconds of work, which on a busy machine shows up as multi-ms p99 spikes.
+        omp_set_num_threads is per calling thread, so index builds elsewhere keep all cores."""
+        faiss = _faiss()
+        before = faiss.omp_get_max_threads()
+        faiss.omp_set_num_threads(1)
+        try:
+            scores, ids = self.index.search(np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32), k)  # type: ignore[attr-defined]
+        finally:
+            faiss.omp_set_num_threads(before)
         keep = ids[0] >= 0
         return ids[0][keep], scores[0][keep]
 
@@ -93,5 +172,5 @@ class AnnIndex:
         os.replace(tmp, path)
 
     @classmethod
-    def load(cls, path: Path, kind: str, **params: int) -> "AnnIndex":
-        return cls(_faiss().read_index(str(path)), kind, **params)
+    def load(cls, path: Path, kind: str, trained_on: int = 0, **params: int) -> "AnnIndex":
+        return cls(_faiss().read_index(str(path)), kind, trained_on=trained_on, **params)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from outcrop.search.ann import AnnIndex
+from outcrop.search.ann import DEFAULT_NPROBE, AnnIndex
 from outcrop.search.store import (
     CollectionInfo,
     CollectionNotFound,
@@ -56,13 +56,13 @@ HIT_COLUMNS = "id, path, size, mtime, content_hash, width, height, taken_at"
 class LocalStore(VectorStore):
     def __init__(
         self, folder: Path, name: str, *, model_id: str | None = None, dimension: int | None = None,
-        ann_kind: str = "ivf", exact_max: int = EXACT_MAX, nprobe: int = 32,
+        ann_kind: str = "ivf", exact_max: int = EXACT_MAX, nprobe: int = DEFAULT_NPROBE,
     ) -> None:
         """Open collection `name` in `folder`; create it when `model_id` and `dimension` are given."""
         self.folder = folder
         self.exact_max = exact_max
         self.ann_kind = ann_kind
-        self._ann_params = {"nprobe": nprobe}
+        self._ann_params: dict[str, int] = {"nprobe": nprobe}
         db = folder / "collection.sqlite"
         if not db.exists() and (model_id is None or dimension is None):
             raise CollectionNotFound(f"no collection '{name}' (looked in {folder}); create it with `outcrop index DIR --collection {name}`")
@@ -92,7 +92,7 @@ class LocalStore(VectorStore):
         self._pending: list[tuple[np.ndarray, np.ndarray]] = []
         self._ann: AnnIndex | None = None
         self._ann_dirty = False
-        self._trained = 0
+        self._count = 0  # rows in the table, kept in memory: COUNT(*) scans an index (~10 ms at 1M rows)
         self._last_id = 0
         self._version = -1
         self._load()
@@ -109,16 +109,16 @@ class LocalStore(VectorStore):
 
     def _load(self) -> None:
         self._version = self._data_version()
-        count = self.count()
+        count = self._count = self._count_rows()
         files = self._ann_files()
         self._ann, self._pending = None, []
         self._ids = np.empty(0, dtype=np.int64)
         self._mat = np.empty((0, self.dim), dtype=np.float32)
         if count > self.exact_max and files:
             watermark, path = files[-1]
-            self._ann = AnnIndex.load(path, self.ann_kind, **self._ann_params)
             row = self._db.execute("SELECT value FROM meta WHERE key = 'ann_trained'").fetchone()
-            self._trained = int(row[0]) if row else self._ann.ntotal
+            self._ann = AnnIndex.load(path, self.ann_kind, trained_on=int(row[0]) if row else 0, **self._ann_params)
+            self._ann.trained_on = self._ann.trained_on or self._ann.ntotal
             self._last_id = watermark
             ids, vecs = self._read_vectors("WHERE id > ?", (watermark,))
             self._ann.add(ids, vecs)
@@ -154,9 +154,10 @@ class LocalStore(VectorStore):
         if version == self._version:
             return
         self._version = version
+        self._count = self._count_rows()
         if self._ann is None:
             self._flatten()
-            if len(self._ids) != self.count() or (len(self._ids) and int(self._ids.max()) < self._max_id()):
+            if len(self._ids) != self._count or (len(self._ids) and int(self._ids.max()) < self._max_id()):
                 self._load()
             return
         ids, vecs = self._read_vectors("WHERE id > ?", (self._last_id,))
@@ -175,6 +176,9 @@ class LocalStore(VectorStore):
         if self._ann is not None:
             self._ann.add(ids, vecs)
             self._ann_dirty = True
+            if self._ann.needs_retrain():
+                logger.info("collection %s grew to %d vectors: retraining the IVF lists", self.info.name, self._ann.ntotal)
+                self._ann = self._ann.retrained(**self._ann_params)
             return
         self._pending.append((ids, vecs))
         if len(self._ids) + sum(len(p[0]) for p in self._pending) > self.exact_max:
@@ -205,24 +209,32 @@ class LocalStore(VectorStore):
             self.check_compatible(self.info.model_id, int(vecs.shape[1]))
         with self._lock:
             self._sync()
-            replaced: list[int] = []
-            new_ids: list[int] = []
+            paths = [r.path for r in records]
+            if len(set(paths)) != len(paths):  # the last record for a path wins, as with one-by-one upserts
+                last = {p: i for i, p in enumerate(paths)}
+                keep = sorted(last.values())
+                records, vecs = [records[i] for i in keep], vecs[keep]
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                for record, vec in zip(records, vecs, strict=True):
-                    replaced += [r[0] for r in self._db.execute("DELETE FROM images WHERE path = ? RETURNING id", (record.path,))]
-                    cursor = self._db.execute(
-                        "INSERT INTO images (path, content_hash, size, mtime, width, height, taken_at, date, vector) "
-                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        (record.path, record.content_hash, record.size, record.mtime, record.width, record.height,
-                         record.taken_at, record.date, vec.tobytes()),
-                    )
-                    new_ids.append(int(cursor.lastrowid or 0))
+                replaced = self._delete_paths([r.path for r in records])
+                # AUTOINCREMENT under the write lock hands out max(seq, max id) + 1, + 2, ... in order, so one
+                # executemany suffices and the ids are known without a query per row.
+                first = max(self._max_id(), int(self._db.execute("SELECT COALESCE(MAX(id), 0) FROM images").fetchone()[0])) + 1
+                self._db.executemany(
+                    "INSERT INTO images (path, content_hash, size, mtime, width, height, taken_at, date, vector) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [(r.path, r.content_hash, r.size, r.mtime, r.width, r.height, r.taken_at, r.date, v.tobytes())
+                     for r, v in zip(records, vecs, strict=True)],
+                )
+                new_ids = list(range(first, first + len(records)))
+                if self._max_id() != new_ids[-1]:  # never expected; then ask SQLite row by row
+                    new_ids = [self._db.execute("SELECT id FROM images WHERE path = ?", (r.path,)).fetchone()[0] for r in records]
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
             self._version = self._data_version()
+            self._count += len(new_ids) - len(replaced)
             self._remove_memory(replaced)
             self._add_memory(np.asarray(new_ids, dtype=np.int64), vecs)
 
@@ -233,26 +245,36 @@ class LocalStore(VectorStore):
             self._sync()
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                gone = [r[0] for p in paths for r in self._db.execute("DELETE FROM images WHERE path = ? RETURNING id", (p,))]
+                gone = self._delete_paths(list(paths))
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
             self._version = self._data_version()
+            self._count -= len(gone)
             self._remove_memory(gone)
+
+    def _delete_paths(self, paths: list[str]) -> list[int]:
+        """Delete rows by path inside the caller's transaction; their ids."""
+        gone: list[int] = []
+        for start in range(0, len(paths), 500):
+            chunk = paths[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            gone += [r[0] for r in self._db.execute(f"DELETE FROM images WHERE path IN ({marks}) RETURNING id", chunk)]
+        return gone
 
     def flush(self) -> None:
         """Save the ANN index (if it changed) as ann-<kind>-<last id>.faiss and drop older files."""
         with self._lock:
             if self._ann is None or not self._ann_dirty:
                 return
-            stale = self._ann.ntotal - self.count()
-            # Too many tombstones (HNSW cannot delete) or far more rows than IVF was trained on: rebuild.
-            if stale > 0.25 * max(1, self._ann.ntotal) or self._ann.ntotal > 16 * max(1, self._trained):
+            stale = self._ann.ntotal - self._count
+            # Too many tombstones (HNSW cannot delete): rebuild from the table.
+            if stale > 0.25 * max(1, self._ann.ntotal):
                 self._build_ann(*self._read_vectors("", ()))
             path = self.folder / f"ann-{self.ann_kind}-{self._last_id}.faiss"
             self._ann.save(path)
-            self._db.execute("INSERT OR REPLACE INTO meta VALUES ('ann_trained', ?)", (str(self._trained),))
+            self._db.execute("INSERT OR REPLACE INTO meta VALUES ('ann_trained', ?)", (str(self._ann.trained_on),))
             for _, old in self._ann_files():
                 if old != path:
                     old.unlink(missing_ok=True)
@@ -260,8 +282,17 @@ class LocalStore(VectorStore):
 
     def _build_ann(self, ids: np.ndarray, vecs: np.ndarray) -> None:
         self._ann = AnnIndex.build(self.dim, ids, vecs, self.ann_kind, **self._ann_params)
-        self._trained = len(ids)
         self._ann_dirty = True
+
+    def set_search_params(self, *, nprobe: int | None = None, ef_search: int | None = None) -> None:
+        """Trade recall for latency on the ANN index (bench/search.py sweeps these)."""
+        with self._lock:
+            if nprobe is not None:
+                self._ann_params["nprobe"] = nprobe
+            if ef_search is not None:
+                self._ann_params["ef_search"] = ef_search
+            if self._ann is not None:
+                self._ann.set_params(**self._ann_params)
 
     def close(self) -> None:
         self.flush()
@@ -269,6 +300,11 @@ class LocalStore(VectorStore):
 
     # -- reads -----------------------------------------------------------------------------------
     def count(self) -> int:
+        with self._lock:
+            self._sync()
+            return self._count
+
+    def _count_rows(self) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM images").fetchone()[0])
 
     def manifest(self) -> dict[str, ManifestRow]:
@@ -321,7 +357,7 @@ class LocalStore(VectorStore):
                 ids, mat = self._vectors_for(allowed)
                 cand_ids, cand_scores = _exact(mat, ids, query, k)
             else:
-                stale = max(0, self._ann.ntotal - self.count())
+                stale = max(0, self._ann.ntotal - self._count)
                 want = k * (10 if allowed is not None else 1) + min(stale, 10 * k)
                 cand_ids, cand_scores = self._ann.search(query, min(want, self._ann.ntotal))
                 if allowed is not None:

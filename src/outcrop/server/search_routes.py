@@ -64,17 +64,17 @@ class CollectionSummary(BaseModel):
     backend: str = Field(description="`local` (SQLite + faiss) or `milvus`.")
 
 
-def search_roots() -> list[Path]:
-    return [Path(p).resolve() for p in os.environ.get("OUTCROP_SEARCH_ROOTS", "").split(os.pathsep) if p]
+def search_roots(settings: Any) -> list[Path]:
+    return [Path(p).resolve() for p in settings.search_roots]
 
 
 class PathRefused(SearchError):
     status = 403
 
 
-def inside_roots(raw: str) -> Path:
+def inside_roots(raw: str, settings: Any) -> Path:
     """The real path of `raw` if it lies inside a configured root; PathRefused otherwise."""
-    roots = search_roots()
+    roots = search_roots(settings)
     if not roots:
         raise PathRefused("this server has no search roots (OUTCROP_SEARCH_ROOTS), so it accepts no file paths")
     real = Path(os.path.realpath(raw))
@@ -97,7 +97,7 @@ def _open(request: Request, name: str) -> VectorStore:
     stores = _stores(request)
     if name not in stores:
         settings = request.app.state.runtime.settings
-        stores[name] = open_collection(name, data_dir=settings.data_dir, uri=os.environ.get("OUTCROP_SEARCH_URI") or None)
+        stores[name] = open_collection(name, data_dir=settings.data_dir, uri=settings.search_uri or None)
     return stores[name]
 
 
@@ -121,7 +121,7 @@ async def _embed(request: Request, store: VectorStore, text: str | None, image: 
 async def list_all(request: Request) -> Any:
     settings = request.app.state.runtime.settings
     try:
-        names = await asyncio.to_thread(list_collections, data_dir=settings.data_dir, uri=os.environ.get("OUTCROP_SEARCH_URI") or None)
+        names = await asyncio.to_thread(list_collections, data_dir=settings.data_dir, uri=settings.search_uri or None)
         out = []
         for name in names:
             store = await asyncio.to_thread(_open, request, name)
@@ -142,11 +142,12 @@ async def search_collection(name: str, body: SearchRequest, request: Request) ->
         given = [v for v in (body.text, body.image, body.imagePath) if v is not None]
         if len(given) != 1:
             raise SearchError("give exactly one of text, image or imagePath")
-        folder = str(inside_roots(body.folder)) if body.folder is not None else None
+        settings = request.app.state.runtime.settings
+        folder = str(inside_roots(body.folder, settings)) if body.folder is not None else None
         store = await asyncio.to_thread(_open, request, name)
         image = None
         if body.image is not None or body.imagePath is not None:
-            data = _image_bytes(body)
+            data = _image_bytes(body, settings)
             try:
                 image = Image.open(io.BytesIO(data)).convert("RGB")
             except Exception:
@@ -159,9 +160,9 @@ async def search_collection(name: str, body: SearchRequest, request: Request) ->
         return _error(exc)
 
 
-def _image_bytes(body: SearchRequest) -> bytes:
+def _image_bytes(body: SearchRequest, settings: Any) -> bytes:
     if body.imagePath is not None:
-        path = inside_roots(body.imagePath)
+        path = inside_roots(body.imagePath, settings)
         if not path.is_file():
             raise SearchError(f"no such image file: {body.imagePath}")
         if path.stat().st_size > MAX_IMAGE_BYTES:
