@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
-import json
 from pathlib import Path
 from typing import Any
 
@@ -102,40 +101,32 @@ async def _run(args: argparse.Namespace, model_id: str, bodies: list[dict[str, A
     from tqdm import tqdm
 
     from outcrop.cli import CliError
-    from outcrop.config import Settings
+    from outcrop.cli.invoke import LocalRuntime
     from outcrop.errors import BedrockError
-    from outcrop.protocols import get_protocol
-    from outcrop.protocols.base import InvokeContext
-    from outcrop.server.runtime import Runtime
+    from outcrop.protocols.base import INVOKE_MODEL
 
-    settings = Settings.from_env(profile=args.profile, models_file=args.models, cache_dir=args.cache_dir)
-    runtime = Runtime.build(settings)
     images: list[tuple[bytes, int | None]] = []
     try:
-        entry = runtime.table.resolve(model_id)
-        engine = await runtime.pool.get(entry, wait_s=24 * 3600)
-        bar = tqdm(total=0, unit="step", desc="generating")
+        async with LocalRuntime(args) as local:
+            engine = await local.engine(model_id)
+            bar = tqdm(total=0, unit="step", desc="generating")
 
-        def on_step(step: int, total: int) -> None:
-            if bar.total != total:
-                bar.reset(total=total)
-            bar.n = step
-            bar.refresh()
+            def on_step(step: int, total: int) -> None:
+                if bar.total != total:
+                    bar.reset(total=total)
+                bar.n = step
+                bar.refresh()
 
-        engine.step_listener = on_step
-        for body in bodies:
-            ctx = InvokeContext(model_id=model_id, entry=entry, body=json.dumps(body).encode(), headers={},
-                                request_id="cli", engine=lambda: runtime.pool.get(entry, wait_s=24 * 3600))
-            reply = json.loads((await get_protocol(entry.protocol).invoke_model(ctx)).body)
-            if "artifacts" in reply:
-                images += [(base64.b64decode(a["base64"]), a["seed"]) for a in reply["artifacts"]]
-            else:
-                images += [(base64.b64decode(i), None) for i in reply["images"]]
-        bar.close()
+            engine.step_listener = on_step
+            for body in bodies:
+                reply = await local.call(INVOKE_MODEL, model_id, body)
+                if "artifacts" in reply:
+                    images += [(base64.b64decode(a["base64"]), a["seed"]) for a in reply["artifacts"]]
+                else:
+                    images += [(base64.b64decode(i), None) for i in reply["images"]]
+            bar.close()
     except BedrockError as exc:
         raise CliError(f"{exc.code}: {exc.message}") from None
-    finally:
-        await runtime.pool.stop()
     return images
 
 
