@@ -115,3 +115,19 @@ def test_offline_embed_with_missing_weights_names_outcrop_pull(tmp_path: Path) -
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("outcrop: ResourceNotFoundException: ") and "outcrop pull --profile test" in last, result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_offline_pull_of_a_real_profile_names_every_companion_repo(tmp_path: Path) -> None:
+    """`outcrop pull --profile gpu` must fetch the ControlNets, segmenters and safety checker the image
+    engine loads beside SDXL, or the server would fail offline after a pull. Offline, every one is named."""
+    result = outcrop("pull", "--profile", "gpu", env={"HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")})
+    assert result.returncode == 1
+    for repo in (
+        "stabilityai/stable-diffusion-xl-base-1.0", "diffusers/controlnet-canny-sdxl-1.0",
+        "diffusers/stable-diffusion-xl-1.0-inpainting-0.1", "CIDAS/clipseg-rd64-refined",
+        "hustvl/vitmatte-small-composition-1k", "CompVis/stable-diffusion-safety-checker",
+        "Qwen/Qwen2.5-VL-7B-Instruct", "google/siglip2-large-patch16-384",
+    ):
+        assert f"{repo} (for " in result.stdout, repo
+    assert result.stdout.count("CIDAS/clipseg-rd64-refined (for ") == 1  # shared repos fetched once
+    assert "outcrop pull --profile gpu" in result.stdout and "Traceback" not in result.stderr

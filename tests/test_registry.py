@@ -103,3 +103,29 @@ def test_models_override_with_an_unknown_key_says_which(tmp_path: Path) -> None:
     path.write_text(f'[models."{MODEL}"]\nprotocol = "titan-embed-image"\nengine = "embedding"\nweights = "x"\nwieghts = "y"\n')
     with pytest.raises(ValueError, match=r"unknown keys \['wieghts'\]"):
         load_model_table("test", path)
+
+
+def test_engine_specs_are_shared_with_uses(tmp_path: Path) -> None:
+    """`[engines.NAME]` holds one engine spec; entries `use` it, overriding keys and merging options,
+    and entries that use the same spec share one engine."""
+    path = tmp_path / "models.toml"
+    path.write_text(
+        '[engines."mine"]\nengine = "embedding"\nweights = "builtin:tiny-siglip"\ndevice = "cpu"\n'
+        '[engines."mine".options]\nmax_batch = 4\nmax_queue = 9\n\n'
+        '[models."amazon.titan-embed-image-v1"]\nprotocol = "titan-embed-image"\nuses = "mine"\n\n'
+        '[models."acme.embed-v1"]\nprotocol = "titan-embed-image"\nuses = "mine"\noptions = { max_batch = 2 }\n\n'
+        '[models."acme.embed-v2"]\nprotocol = "titan-embed-image"\nuses = "embeddings"\n'  # the profile's own spec
+    )
+    table = load_model_table("test", path)
+    first, second = table.resolve("amazon.titan-embed-image-v1"), table.resolve("acme.embed-v1")
+    assert first.engine == "embedding" and first.option("max_batch") == 4 and first.option("max_queue") == 9
+    assert second.option("max_batch") == 2 and second.option("max_queue") == 9
+    assert table.resolve("acme.embed-v2").engine_key == load_model_table("test").resolve("amazon.titan-embed-image-v1").engine_key
+    assert first.engine_key != second.engine_key
+
+
+def test_unknown_engine_spec_says_which(tmp_path: Path) -> None:
+    path = tmp_path / "models.toml"
+    path.write_text('[models."acme.embed-v1"]\nprotocol = "titan-embed-image"\nuses = "nope"\n')
+    with pytest.raises(ValueError, match="unknown engine spec 'nope'"):
+        load_model_table("test", path)

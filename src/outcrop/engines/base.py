@@ -22,6 +22,12 @@ class Engine(ABC):
     @abstractmethod
     def load(self) -> None: ...
 
+    @classmethod
+    def companion_repos(cls, entry: ModelEntry) -> list[str]:
+        """Hub repos this engine loads for `entry` beside its main weights, so `outcrop pull` fetches
+        them too. Engines with companion models override this."""
+        return []
+
     async def start(self) -> None:
         """Called once on the event loop after `load`."""
 

@@ -29,7 +29,7 @@ from PIL import Image
 from outcrop.engines import diffusion_parts as parts
 from outcrop.engines.base import Engine, pick_device, pick_dtype
 from outcrop.engines.scheduler import BatchScheduler, Job
-from outcrop.engines.weights import is_hub_offline
+from outcrop.engines.weights import fetch_repo
 from outcrop.errors import BedrockError, ModelErrorException, ValidationException
 from outcrop.registry import ModelEntry
 from outcrop.tasks.image_generation import GeneratedImage, ImageResult, ImageTask
@@ -58,6 +58,19 @@ class DiffusionEngine(Engine):
         self.safety = self.segmenter = self.background = None
 
     # -- loading ---------------------------------------------------------------------------------
+    # Options naming companion models: a folder inside the main weights, a local path, or a hub repo
+    # (`repo::subfolder`).
+    COMPANION_OPTIONS = ("inpaint_unet", "controlnet_canny", "controlnet_segmentation", "safety_checker", "clipseg", "matting")
+
+    @classmethod
+    def companion_repos(cls, entry: ModelEntry) -> list[str]:
+        repos = []
+        for name in cls.COMPANION_OPTIONS:
+            repo = str(entry.option(name) or "").partition("::")[0]
+            if repo and "/" in repo and not repo.startswith((".", "~", "/")) and repo not in repos:
+                repos.append(repo)
+        return repos
+
     def _companion(self, name: str) -> tuple[Path, str | None] | None:
         value = self.entry.option(name)
         if not value:
@@ -66,9 +79,7 @@ class DiffusionEngine(Engine):
         for candidate in (self.weights_dir / repo, Path(repo).expanduser()):
             if candidate.is_dir():
                 return candidate, subfolder or None
-        from huggingface_hub import snapshot_download
-
-        return Path(snapshot_download(repo, local_files_only=is_hub_offline())), subfolder or None
+        return fetch_repo(repo, None, model_id=self.entry.model_id, profile=None), subfolder or None
 
     def load(self) -> None:
         import torch

@@ -14,7 +14,8 @@ from outcrop.registry.aliases import candidate_ids
 
 logger = logging.getLogger(__name__)
 
-_ENTRY_KEYS = {"protocol", "engine", "weights", "revision", "dtype", "device", "aliases", "options"}
+_ENGINE_KEYS = {"engine", "weights", "revision", "dtype", "device", "options"}
+_ENTRY_KEYS = _ENGINE_KEYS | {"protocol", "aliases", "uses"}
 
 
 @dataclass(frozen=True)
@@ -62,12 +63,20 @@ class ModelTable:
         return iter(self.entries.values())
 
 
-def _entries_from_toml(data: dict[str, Any], source: str) -> list[ModelEntry]:
+def _entries_from_toml(data: dict[str, Any], source: str, engines: dict[str, dict[str, Any]]) -> list[ModelEntry]:
+    """Model entries of one TOML document. An entry may name a shared engine spec with `uses`
+    (an `[engines.NAME]` table of any file of the profile); its own keys override the spec's and its
+    `options` are merged over the spec's, so ids served by one engine say so once."""
     entries = []
     for model_id, spec in data.get("models", {}).items():
         unknown = set(spec) - _ENTRY_KEYS
         if unknown:
             raise ValueError(f"{source}: model {model_id!r} has unknown keys {sorted(unknown)}")
+        if "uses" in spec:
+            if spec["uses"] not in engines:
+                raise ValueError(f"{source}: model {model_id!r} uses unknown engine spec {spec['uses']!r}")
+            shared = engines[spec["uses"]]
+            spec = {**shared, **spec, "options": {**shared.get("options", {}), **spec.get("options", {})}}
         for required in ("protocol", "engine", "weights"):
             if required not in spec:
                 raise ValueError(f"{source}: model {model_id!r} needs `{required}`")
@@ -81,10 +90,28 @@ def _entries_from_toml(data: dict[str, Any], source: str) -> list[ModelEntry]:
                 dtype=spec.get("dtype", "auto"),
                 device=spec.get("device", "auto"),
                 aliases=tuple(spec.get("aliases", ())),
-                options=tuple(sorted(spec.get("options", {}).items())),
+                options=tuple(sorted((k, _frozen(v)) for k, v in spec.get("options", {}).items())),
             )
         )
     return entries
+
+
+def _engine_specs(data: dict[str, Any], source: str) -> dict[str, dict[str, Any]]:
+    specs = data.get("engines", {})
+    for name, spec in specs.items():
+        unknown = set(spec) - _ENGINE_KEYS
+        if unknown:
+            raise ValueError(f"{source}: engine spec {name!r} has unknown keys {sorted(unknown)}")
+    return specs
+
+
+def _frozen(value: Any) -> Any:
+    """Option values become hashable (lists → tuples), so entries can key the engine pool."""
+    if isinstance(value, list):
+        return tuple(_frozen(v) for v in value)
+    if isinstance(value, dict):
+        return tuple(sorted((k, _frozen(v)) for k, v in value.items()))
+    return value
 
 
 def profile_files(profile: str) -> list[tuple[str, str]]:
@@ -96,14 +123,18 @@ def profile_files(profile: str) -> list[tuple[str, str]]:
 
 
 def load_model_table(profile: str, models_file: Path | None = None) -> ModelTable:
-    """The profile's table, with entries of `models_file` replacing or adding to it."""
+    """The profile's table, with entries of `models_file` replacing or adding to it. The user's file
+    may define its own `[engines.NAME]` specs and use the profile's."""
     table = ModelTable(profile=profile)
-    for name, text in profile_files(profile):
-        for entry in _entries_from_toml(tomllib.loads(text), f"profile {profile}/{name}"):
+    documents = [(f"profile {profile}/{name}", tomllib.loads(text)) for name, text in profile_files(profile)]
+    if models_file is not None:
+        documents.append((str(models_file), tomllib.loads(Path(models_file).read_text(encoding="utf-8"))))
+    engines: dict[str, dict[str, Any]] = {}
+    for source, data in documents:
+        engines.update(_engine_specs(data, source))
+    for source, data in documents:
+        for entry in _entries_from_toml(data, source, engines):
             table.add(entry)
     if models_file is not None:
-        data = tomllib.loads(Path(models_file).read_text(encoding="utf-8"))
-        for entry in _entries_from_toml(data, str(models_file)):
-            table.add(entry)
         logger.info("model overrides from %s applied", models_file)
     return table
