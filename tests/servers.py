@@ -70,14 +70,22 @@ class ThreadServer:
     """The real app under Hypercorn in a background thread, for tests that need special settings or
     engines. Still real HTTP, real boto3."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, tls: tuple[Path, Path] | None = None) -> None:
+        """`tls`: (cert.pem, key.pem) to serve https with ALPN h2 and http/1.1, as `outcrop serve --tls-*` does."""
         from hypercorn.config import Config
 
         self.app = app
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
         self.config = Config()
         self.config.bind = [f"127.0.0.1:{self.port}"]
+        self.verify: Any = True
+        if tls:
+            import ssl
+
+            self.config.certfile, self.config.keyfile = str(tls[0]), str(tls[1])
+            self.config.alpn_protocols = ["h2", "http/1.1"]
+            self.verify = ssl.create_default_context(cafile=str(tls[0]))
         self.config.graceful_timeout = 2
         self._stop: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -95,7 +103,7 @@ class ThreadServer:
 
     def __enter__(self) -> "ThreadServer":
         self._thread.start()
-        wait_healthy(self.url, timeout=60)
+        wait_healthy(self.url, timeout=60, verify=self.verify)
         return self
 
     def __exit__(self, *exc: Any) -> None:

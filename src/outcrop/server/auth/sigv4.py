@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
+from botocore.compat import HTTPHeaders
 from botocore.credentials import Credentials
 
 from outcrop.errors import IncompleteSignatureException, InvalidSignatureException
@@ -24,11 +25,32 @@ from outcrop.errors import IncompleteSignatureException, InvalidSignatureExcepti
 SERVICE = "bedrock"
 ALGORITHM = "AWS4-HMAC-SHA256"
 MAX_SKEW = timedelta(minutes=5)
+AUTHORITY = ":authority"  # HTTP/2's Host
 AMZ_DATE_FORMAT = "%Y%m%dT%H%M%SZ"
 MISMATCH = (
     "The request signature we calculated does not match the signature you provided. "
     "Check your AWS Secret Access Key and signing method. Consult the service documentation for details."
 )
+
+class _ListedHeadersSigV4(SigV4Auth):
+    """botocore's signer, canonicalising exactly the headers the client listed in SignedHeaders.
+
+    botocore's own `headers_to_sign` skips a fixed set (user-agent, expect, x-amzn-trace-id, ...)
+    because *it* never signs them; other signers (the AWS SDK for Java, hand-rolled ones) may,
+    and SigV4 lets a client sign any header it sends. `host` is always listed (checked earlier).
+    """
+
+    def __init__(self, credentials: Credentials, region: str, signed_headers: tuple[str, ...]) -> None:
+        super().__init__(credentials, SERVICE, region)
+        self._signed = signed_headers
+
+    def headers_to_sign(self, request: AWSRequest) -> HTTPHeaders:
+        listed = HTTPHeaders()
+        for name, value in request.headers.items():
+            if name.lower() in self._signed:
+                listed[name.lower()] = value
+        return listed
+
 
 _PART = re.compile(r"\s*(Credential|SignedHeaders|Signature)\s*=\s*([^,\s]*)\s*")
 
@@ -48,7 +70,8 @@ def parse_authorization(value: str) -> SigV4Authorization:
     """Split `AWS4-HMAC-SHA256 Credential=..., SignedHeaders=..., Signature=...`, or say what is missing."""
     algorithm, _, rest = value.strip().partition(" ")
     if algorithm != ALGORITHM:
-        raise IncompleteSignatureException(f"Unsupported authorization type: {algorithm[:40]!r}. Use {ALGORITHM}.")
+        # The value is not echoed: a client that put a bare secret in the header must not get it back in a body.
+        raise IncompleteSignatureException(f"Unsupported authorization type. Use {ALGORITHM} (SigV4) or Bearer (a Bedrock API key).")
     parts: dict[str, str] = {}
     for chunk in rest.split(","):
         match = _PART.fullmatch(chunk)
@@ -57,9 +80,8 @@ def parse_authorization(value: str) -> SigV4Authorization:
     missing = [name for name in ("Credential", "SignedHeaders", "Signature") if not parts.get(name)]
     if missing:
         raise IncompleteSignatureException(
-            "Authorization header requires " + ", ".join(f"'{m}'" for m in missing) + " parameter(s). "
-            f"Authorization={ALGORITHM} {rest[:200]}"
-        )
+            "Authorization header requires " + ", ".join(f"'{m}'" for m in missing) + " parameter(s)."
+        )  # the header is not echoed back (AWS does): whatever a client put there stays out of the body
     scope = parts["Credential"].split("/")
     if len(scope) != 5:
         raise IncompleteSignatureException(
@@ -103,9 +125,10 @@ def check_scope(auth: SigV4Authorization, amz_date: str | None, now: datetime, r
         raise InvalidSignatureException(
             f"Signature not yet current: {amz_date} is still later than {(now + MAX_SKEW).strftime(AMZ_DATE_FORMAT)} ({stamp} + 5 min.)"
         )
-    for required in ("host", "x-amz-date"):
-        if required not in auth.signed_headers:
-            raise InvalidSignatureException(f"'{required}' must be a 'SignedHeader' in the AWS Authorization.")
+    if "host" not in auth.signed_headers and AUTHORITY not in auth.signed_headers:
+        raise InvalidSignatureException("'host' must be a 'SignedHeader' in the AWS Authorization.")
+    if "x-amz-date" not in auth.signed_headers:
+        raise InvalidSignatureException("'x-amz-date' must be a 'SignedHeader' in the AWS Authorization.")
     return when
 
 
@@ -122,7 +145,13 @@ def verify_signature(
     amz_date: str,
     session_token: str | None = None,
 ) -> None:
-    """Recompute the signature with botocore over exactly what was received; raise on any difference."""
+    """Recompute the signature with botocore over exactly what was received; raise on any difference.
+
+    Over HTTP/2 the authority travels as the `:authority` pseudo-header, which the server hands on as
+    `host`; the AWS SDK for JavaScript v3 signs it under its own name, so it is given back that name.
+    """
+    if AUTHORITY in auth.signed_headers:
+        headers = [*headers, *((AUTHORITY, value) for name, value in headers if name == "host")]
     present = {name for name, _ in headers}
     absent = [h for h in auth.signed_headers if h not in present]
     if absent:
@@ -140,7 +169,7 @@ def verify_signature(
         if name in auth.signed_headers:
             request.headers[name] = value  # HTTPHeaders appends: repeated headers stay repeated, as signed
     request.context["timestamp"] = amz_date
-    signer = SigV4Auth(Credentials(auth.access_key_id, secret_access_key, session_token), SERVICE, auth.region)
+    signer = _ListedHeadersSigV4(Credentials(auth.access_key_id, secret_access_key, session_token), auth.region, auth.signed_headers)
     canonical = signer.canonical_request(request)
     expected = signer.signature(signer.string_to_sign(request, canonical), request)
     if not hmac.compare_digest(expected, auth.signature):
