@@ -13,6 +13,7 @@ models = ["amazon.titan-embed-*"]          # globs over model ids; default ["*"]
 actions = ["bedrock:InvokeModel"]          # IAM actions; default ["bedrock:*"]
 requests_per_second = 5                    # token bucket; absent: unlimited
 burst = 10
+max_concurrency = 2                        # requests in flight at once; more get ThrottlingException; absent: unlimited
 
 [[api_keys]]
 name = "notebook"
@@ -62,6 +63,7 @@ class Principal:
     permissions: Permissions = field(default_factory=Permissions)
     requests_per_second: float | None = None
     burst: float | None = None
+    max_concurrency: int | None = None
 
 
 @dataclass(frozen=True)
@@ -105,11 +107,21 @@ def _principal(spec: dict[str, Any], default_name: str) -> Principal:
         ),
         requests_per_second=float(rate) if rate is not None else None,
         burst=float(spec["burst"]) if "burst" in spec else None,
+        max_concurrency=_positive_int(spec.get("max_concurrency"), default_name),
     )
 
 
-_ACCESS_FIELDS = {"name", "access_key_id", "secret_access_key", "session_token", "models", "actions", "requests_per_second", "burst"}
-_API_FIELDS = {"name", "token", "token_sha256", "models", "actions", "requests_per_second", "burst"}
+def _positive_int(value: Any, where: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{where}: max_concurrency must be a whole number of at least 1, got {value!r}")
+    return value
+
+
+_ACCESS_FIELDS = {"name", "access_key_id", "secret_access_key", "session_token", "models", "actions", "requests_per_second", "burst",
+                  "max_concurrency"}
+_API_FIELDS = {"name", "token", "token_sha256", "models", "actions", "requests_per_second", "burst", "max_concurrency"}
 
 
 def load_keys(path: Path | None, environ: dict[str, str] | None = None) -> KeyStore:

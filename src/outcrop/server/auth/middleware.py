@@ -8,6 +8,7 @@ principal goes into `scope["state"]["principal"]` for logs and metrics (a name, 
 
 from __future__ import annotations
 
+import hmac
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -26,7 +27,7 @@ from outcrop.server.auth.keys import KeyStore, Principal
 from outcrop.server.body import _too_large
 from outcrop.server.errors import error_response
 from outcrop.server.operations import Operation, operation_of, raw_path_of
-from outcrop.server.ratelimit import RateLimiter
+from outcrop.server.ratelimit import ConcurrencyLimiter, RateLimiter
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +49,7 @@ class Authenticate:
         self.max_body_bytes = max_body_bytes
         self.now = now
         self.limiter = RateLimiter()
+        self.concurrency = ConcurrencyLimiter()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] == "OPTIONS" or raw_path_of(scope) in OPEN_PATHS:
@@ -59,13 +61,20 @@ class Authenticate:
             if operation is not None:
                 _authorize(principal, operation, region)
             self.limiter.check(principal.name, principal.requests_per_second, principal.burst)
+            holds_slot = self.concurrency.acquire(principal.name, principal.max_concurrency)
         except BedrockError as exc:
             request_id = scope.get("state", {}).get("request_id")
             logger.info("request %s refused: %s", request_id, exc.code)
             await error_response(exc, request_id)(scope, receive, send)
             return
         scope.setdefault("state", {})["principal"] = principal.name
-        await self.app(scope, receive, send)
+        try:
+            # Returns when the response is complete, or once CancelOnDisconnect (inside) has cancelled
+            # the work of a client that went away: either way the slot is free again.
+            await self.app(scope, receive, send)
+        finally:
+            if holds_slot:
+                self.concurrency.release(principal.name)
 
     async def _authenticate(self, scope: Scope, receive: Receive) -> tuple[Principal, str, Receive]:
         headers = [(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in scope["headers"]]
@@ -79,11 +88,16 @@ class Authenticate:
         if key is None:
             raise UnrecognizedClientException(INVALID_TOKEN)
         token = next((v for k, v in headers if k == "x-amz-security-token"), None)
-        if token != key.session_token:
-            raise UnrecognizedClientException(INVALID_TOKEN)
+        if (token is None) != (key.session_token is None) or (
+            token is not None and not hmac.compare_digest(token.encode("utf-8", "surrogateescape"), str(key.session_token).encode())
+        ):
+            raise UnrecognizedClientException(INVALID_TOKEN)  # session tokens are secrets: compared in constant time
         amz_date = next((v for k, v in headers if k == "x-amz-date"), None)
         sigv4.check_scope(parsed, amz_date, self.now(), self.keys.region_allowed(parsed.region))
         assert amz_date is not None  # check_scope refuses a request without one
+        declared = next((v for k, v in headers if k == "content-length"), "")
+        if declared.isdigit() and int(declared) > self.max_body_bytes:
+            raise _too_large(self.max_body_bytes)  # before reading a byte of it
         body, receive = await _buffer_body(receive, self.max_body_bytes)
         sigv4.verify_signature(
             parsed,
