@@ -22,7 +22,11 @@ IAM_ACTIONS = {
     "InvokeModelWithResponseStream": "bedrock:InvokeModelWithResponseStream",
     "ConverseStream": "bedrock:InvokeModelWithResponseStream",
     "ApplyGuardrail": "bedrock:ApplyGuardrail",
+    # outcrop's image search embeds every query with its embedding model: a key may search when it
+    # may invoke that model, so a key scoped to other models cannot reach it through /outcrop/v1.
+    "Search": "bedrock:InvokeModel",
 }
+SEARCH_PREFIX = "/outcrop/v1/"
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,10 @@ def operation_of(raw_path: str) -> Operation | None:
     match = _GUARDRAIL_ROUTE.match(raw_path)
     if match:
         return Operation("ApplyGuardrail", guardrail=unquote(match.group(1)))
+    if raw_path.startswith(SEARCH_PREFIX) or raw_path == SEARCH_PREFIX.rstrip("/"):
+        from outcrop.search.embedder import DEFAULT_MODEL
+
+        return Operation("Search", model_id=DEFAULT_MODEL)
     return None
 
 
