@@ -112,6 +112,7 @@ class BatchScheduler(Generic[T, R]):
 
     def _abandon(self, job: Job[T]) -> None:
         job.cancelled.set()
+        job.future.cancel()  # nobody awaits it any more: its late result or error is dropped, not logged
         try:
             self._queue.remove(job)
         except ValueError:
