@@ -112,6 +112,7 @@ class BatchScheduler(Generic[T, R]):
 
     def _abandon(self, job: Job[T]) -> None:
         job.cancelled.set()
+        job.future.cancel()  # no one awaits it now: its late result or error is dropped, not reported as lost
         try:
             self._queue.remove(job)
         except ValueError:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from outcrop.config import Settings
 from outcrop.engines.pool import EnginePool
 from outcrop.registry import ModelTable, load_model_table
+from outcrop.server.retries import RetryJoiner
 
 
 @dataclass
@@ -14,6 +15,8 @@ class Runtime:
     settings: Settings
     table: ModelTable
     pool: EnginePool
+    # Joins an SDK's retries of one call (server/retries.py): abandoned work is never run twice.
+    retries: RetryJoiner = field(default_factory=RetryJoiner)
 
     @classmethod
     def build(cls, settings: Settings) -> "Runtime":
