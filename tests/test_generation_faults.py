@@ -18,7 +18,7 @@ import pytest
 from conftest import make_client
 from servers import ThreadServer
 
-LONG = "test.sdxl-long-v1"  # 400 denoising steps: runs for many seconds unless stopped; queue of 1
+LONG = "test.sdxl-long-v1"  # Bedrock steps 10..150 -> 60..400 denoising steps (~17 steps/s here); queue of 1
 DEADLINE = "test.sdxl-deadline-v1"  # the same, with a 2 s time budget
 STEPS = 400
 ENGINE = """protocol = "stability-sdxl"
@@ -29,12 +29,13 @@ device = "cpu"
 """
 MODELS = f"""
 [models."{LONG}"]
-{ENGINE}options = {{ max_render_side = 64, size_multiple = 16, min_steps = {STEPS}, max_steps = {STEPS}, max_queue = 1, timeout_s = 600 }}
+{ENGINE}options = {{ max_render_side = 64, size_multiple = 16, min_steps = 60, max_steps = {STEPS}, max_queue = 1, timeout_s = 600 }}
 
 [models."{DEADLINE}"]
 {ENGINE}options = {{ max_render_side = 64, size_multiple = 16, min_steps = {STEPS}, max_steps = {STEPS}, timeout_s = 2 }}
 """
-BODY = json.dumps({"text_prompts": [{"text": "a lighthouse at night"}], "seed": 3, "width": 1024, "height": 1024})
+BODY = json.dumps({"text_prompts": [{"text": "a lighthouse at night"}], "seed": 3, "width": 1024, "height": 1024,
+                   "steps": 150})
 
 
 @pytest.fixture(scope="module")
@@ -139,3 +140,17 @@ def test_over_the_time_budget_is_a_model_timeout_and_stops(app_server: ThreadSer
     assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 408
     watch.wait_idle()
     assert watch.endings == ["_Cancelled"] and len(watch.steps) < STEPS
+
+
+def test_sdk_retries_after_read_timeouts_reuse_the_one_generation(app_server: ThreadServer) -> None:
+    """botocore retries a read timeout with the same amz-sdk-invocation-id; the retry joins the running
+    generation (server/retries.py) instead of rendering the image again behind it."""
+    watch = Watch(app_server, LONG)
+    runs_before = watch.engine.scheduler.items_run
+    client = make_client(app_server.url, read_timeout=2, retries={"total_max_attempts": 6})
+    started = time.monotonic()
+    body = json.loads(client.invoke_model(modelId=LONG, body=json.dumps(
+        {"text_prompts": [{"text": "a harbour"}], "seed": 5, "steps": 10}))["body"].read())  # 60 steps, ~3.5 s
+    assert time.monotonic() - started > 2  # at least one attempt timed out on the client
+    assert body["artifacts"][0]["finishReason"] == "SUCCESS"
+    assert watch.engine.scheduler.items_run - runs_before == 1 and watch.endings == ["finished"]
