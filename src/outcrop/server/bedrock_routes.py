@@ -62,6 +62,7 @@ async def _context(request: Request, raw_model_id: str, operation: str) -> tuple
         engine=lambda: runtime.pool.get(entry),
         content_type=headers.get("content-type"),
         accept=accept,
+        chat_engine=runtime.chat_engine,
     )
     return protocol, ctx
 
