@@ -56,6 +56,7 @@ class LocalRuntime:
         ctx = InvokeContext(
             model_id=model_id, entry=entry, body=json.dumps(wire_json(payload)).encode(), headers={},
             request_id="cli", engine=lambda: self.engine(model_id),
+            chat_engine=lambda helper: self.runtime.chat_engine(helper, wait_s=24 * 3600),
         )
         reply = await getattr(protocol, _METHODS[operation])(ctx)
         return json.loads(reply.body)

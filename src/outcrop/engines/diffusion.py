@@ -11,8 +11,9 @@ Options (TOML `options`): max_render_side (render at most this size, then resize
 one), size_multiple, min_steps/max_steps (map Bedrock's 10..150 steps linearly onto a distilled model's
 few), fixed_guidance_scale (turbo models run without CFG), inpaint_unet, controlnet_canny,
 controlnet_segmentation, safety_checker, safety_threshold, clipseg, mask_threshold, matting,
-foreground_prompt, max_queue, timeout_s. Companion values are a subfolder of the weights, a local
-folder, or a Hugging Face repo id (`repo::subfolder`).
+foreground_prompt, png_compress_level (zlib level of the PNGs returned), mask_prompt_translator (read
+by the Titan protocol, see protocols/mask_translation.py), max_queue, timeout_s. Companion values are a
+subfolder of the weights, a local folder, or a Hugging Face repo id (`repo::subfolder`).
 """
 
 from __future__ import annotations
@@ -54,6 +55,9 @@ class DiffusionEngine(Engine):
             timeout_s=float(entry.option("timeout_s", 55)),
         )
         self.step_listener: StepListener | None = None  # the CLI's progress bar
+        # zlib level of the PNGs sent back: 6 (PIL's default) is ~6x slower than 1 on a 1024² image
+        # (0.37 s vs 0.06 s on CPU) for ~15% smaller files.
+        self.png_compress_level = int(entry.option("png_compress_level", 6))
         self.controlnets: dict[str, Any] = {}
         self.safety = self.segmenter = self.background = None
 
@@ -168,6 +172,9 @@ class DiffusionEngine(Engine):
                     results.append(ModelErrorException(f"The model failed to generate the image: {type(exc).__name__}."))
         return results
 
+    def _png(self, image: Image.Image) -> bytes:
+        return _png(image, self.png_compress_level)
+
     def run(self, task: ImageTask, cancelled: threading.Event | None = None) -> ImageResult:
         """Run one task to completion on this thread (the scheduler's worker, or a benchmark)."""
         import torch
@@ -178,7 +185,7 @@ class DiffusionEngine(Engine):
         if task.mode == "remove_background":
             assert self.background is not None and task.init_image is not None
             cutout = self.background.remove(task.init_image)
-            return ImageResult(images=[GeneratedImage(png=_png(cutout), seed=task.seeds[0])])
+            return ImageResult(images=[GeneratedImage(png=self._png(cutout), seed=task.seeds[0])])
         size = parts.render_size(task.width, task.height, self.entry.option("max_render_side"), self.multiple)
         count = len(task.seeds)
         steps = parts.bedrock_steps_to_model(task.steps, self.entry.option("min_steps"), self.entry.option("max_steps"))
@@ -205,7 +212,7 @@ class DiffusionEngine(Engine):
                     assert self.segmenter is not None
                     mask = self.segmenter.mask(task.init_image.convert("RGB"), task.mask_prompt)
                 assert mask is not None
-                mask_png = _png(mask.convert("L").resize((task.width, task.height), Image.Resampling.NEAREST))
+                mask_png = self._png(mask.convert("L").resize((task.width, task.height), Image.Resampling.NEAREST))
                 kwargs["mask_image"] = mask.convert("L").resize(size, Image.Resampling.NEAREST)
         pipe.scheduler = parts.make_scheduler(task.sampler, self.base_scheduler_config)
         embeds = parts.encode_weighted(pipe, task.prompts, count, self.device)
@@ -229,7 +236,7 @@ class DiffusionEngine(Engine):
         for image, seed, flagged in zip(images, task.seeds, flags):
             if flagged and task.flagged_blackout:
                 image = Image.new("RGB", image.size, (0, 0, 0))
-            results.append(GeneratedImage(png=_png(image), seed=seed, flagged=flagged))
+            results.append(GeneratedImage(png=self._png(image), seed=seed, flagged=flagged))
         return ImageResult(images=results, mask_png=mask_png)
 
 
@@ -237,9 +244,9 @@ def _sub(found: tuple[Path, str | None]) -> Path:
     return found[0] / found[1] if found[1] else found[0]
 
 
-def _png(image: Image.Image) -> bytes:
+def _png(image: Image.Image, compress_level: int = 6) -> bytes:
     buffer = io.BytesIO()
-    image.save(buffer, "PNG")
+    image.save(buffer, "PNG", compress_level=compress_level)
     return buffer.getvalue()
 
 

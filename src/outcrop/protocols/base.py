@@ -35,6 +35,10 @@ class InvokeContext:
     engine: Callable[[], Awaitable[Any]]
     content_type: str | None = None
     accept: str | None = None
+    # The loaded engine of another model id of the same table whose protocol supports Converse, for a
+    # protocol that needs a chat model's help (protocols/mask_translation.py translates maskPrompt).
+    # None where no runtime is at hand. Raises ModelErrorException for an id that is not a chat model.
+    chat_engine: Callable[[str], Awaitable[Any]] | None = None
 
 
 @dataclass

@@ -8,6 +8,8 @@ How the tasks map onto diffusion (documented approximations):
   mask edge for a soft blend, PRECISE keeps it hard.
 - COLOR_GUIDED_GENERATION: img2img (strength 0.85) from a palette image of `colors` (blended
   with `referenceImage` when given), so the palette steers the result.
+- maskPrompt: segmented by CLIPSeg (English); non-English prompts are translated first when the
+  engine spec names a `mask_prompt_translator` chat model (protocols/mask_translation.py).
 - numberOfImages > 1: seeds seed, seed+1, ... in one batch. `quality` premium runs 50 steps,
   standard 30 (mapped by the engine for distilled models).
 """
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import json
+from dataclasses import replace
 from typing import ClassVar, Literal
 
 from PIL import Image, ImageFilter
@@ -25,6 +28,7 @@ from outcrop.errors import ValidationException
 from outcrop.protocols.base import INVOKE_MODEL, InvokeContext, InvokeReply, Protocol, require_json
 from outcrop.protocols.image_common import binary_mask, read_image, same_size
 from outcrop.protocols.images import ImageLimits
+from outcrop.protocols.mask_translation import english_mask_prompt
 from outcrop.protocols.validation import malformed, parse_body
 from outcrop.tasks.image_generation import ImageTask, WeightedPrompt
 
@@ -237,6 +241,9 @@ class TitanImageV1(Protocol):
         require_json(ctx.content_type, ctx.accept)
         task, return_mask = self.to_task(parse_body(TitanImageRequest, ctx.body))
         engine = await ctx.engine()
+        if task.mask_prompt is not None:
+            engine.check(task)  # a deployment without a segmenter refuses before any translation
+            task = replace(task, mask_prompt=await english_mask_prompt(ctx, task.mask_prompt))
         result = await engine.generate(task)
         kept = [image for image in result.images if not image.flagged]
         if not kept:

@@ -28,6 +28,7 @@ from outcrop.registry.aliases import validate_model_id
 from outcrop.server import eventstream
 from outcrop.server.body import read_body
 from outcrop.server.errors import request_id_of
+from outcrop.server.retries import retry_key
 from outcrop.server.runtime import Runtime
 
 logger = logging.getLogger(__name__)
@@ -61,8 +62,17 @@ async def _context(request: Request, raw_model_id: str, operation: str) -> tuple
         engine=lambda: runtime.pool.get(entry),
         content_type=headers.get("content-type"),
         accept=accept,
+        chat_engine=runtime.chat_engine,
     )
     return protocol, ctx
+
+
+async def _joined_call(request: Request, protocol: Any, operation: str, ctx: InvokeContext) -> Any:
+    """`_call` for a non-streaming operation, shared by every attempt of one SDK call (server/retries.py)."""
+    runtime: Runtime = request.app.state.runtime
+    key = retry_key(ctx.headers, caller=request.scope.get("state", {}).get("principal"), operation=operation,
+                    model_id=ctx.model_id, accept=ctx.accept, body=ctx.body)
+    return await runtime.retries.run(key, lambda: _call(protocol, operation, ctx))
 
 
 async def _call(protocol: Any, operation: str, ctx: InvokeContext) -> Any:
@@ -132,7 +142,7 @@ def _stream(reply: StreamReply, operation: str) -> StreamingResponse:
 async def invoke_model(modelId: str, request: Request) -> Response:
     started = time.monotonic()
     protocol, ctx = await _context(request, modelId, INVOKE_MODEL)
-    return _reply(await _call(protocol, INVOKE_MODEL, ctx), started)
+    return _reply(await _joined_call(request, protocol, INVOKE_MODEL, ctx), started)
 
 
 @router.post("/model/{modelId}/invoke-with-response-stream", operation_id="InvokeModelWithResponseStream")
@@ -145,7 +155,7 @@ async def invoke_model_with_response_stream(modelId: str, request: Request) -> R
 async def converse(modelId: str, request: Request) -> Response:
     started = time.monotonic()
     protocol, ctx = await _context(request, modelId, CONVERSE)
-    return _reply(await _call(protocol, CONVERSE, ctx), started)
+    return _reply(await _joined_call(request, protocol, CONVERSE, ctx), started)
 
 
 @router.post("/model/{modelId}/converse-stream", operation_id="ConverseStream")

@@ -4,7 +4,8 @@ real worker thread) whose run path misbehaves when the input text asks it to.
 Reachable only when a `--models` file names `engine = "fault"`; no shipped profile does.
 Commands (the start of `inputText`): `FAULT:raise` raises, `FAULT:oom` raises torch's CUDA
 out-of-memory error, `FAULT:hang` blocks until the job is cancelled (deadline or client gone)
-or `hang_s` passes, `FAULT:slow` sleeps `slow_s` and then answers normally.
+or `hang_s` passes, `FAULT:slow` works for `slow_s` and then answers normally (stopping early, like
+a diffusion step callback, when its job is cancelled). `cancelled_runs` counts runs stopped early.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ logger = logging.getLogger(__name__)
 
 
 class FaultEngine(EmbeddingEngine):
+    cancelled_runs = 0
+
     def _run_batch(self, jobs: Sequence[Job[EmbedTask]]) -> list[EmbedResult]:
         for job in jobs:
             command = (job.item.text or "").split(" ", 1)[0]
@@ -35,6 +38,8 @@ class FaultEngine(EmbeddingEngine):
                 if job.cancelled.wait(float(self.entry.option("hang_s", 60))):
                     logger.warning("fault engine: hang stopped after %.1f s because its job was cancelled", time.monotonic() - started)
                     raise RuntimeError("cancelled")
-            if command == "FAULT:slow":
-                time.sleep(float(self.entry.option("slow_s", 3)))
+            if command == "FAULT:slow" and job.cancelled.wait(float(self.entry.option("slow_s", 3))):
+                self.cancelled_runs += 1
+                logger.warning("fault engine: slow run stopped early because its job was cancelled")
+                raise RuntimeError("cancelled")
         return super()._run_batch(jobs)
