@@ -106,6 +106,26 @@ class ThreadServer:
         wait_healthy(self.url, timeout=60, verify=self.verify)
         return self
 
+    @classmethod
+    def for_profile(cls, profile: str = "test", models_toml: str | None = None, folder: Path | None = None) -> "ThreadServer":
+        """The real app on `profile`, with a `--models` override file written from `models_toml`."""
+        from outcrop.config import Settings
+        from outcrop.server.app import build_app
+
+        models = None
+        if models_toml is not None:
+            assert folder is not None, "a models override needs a folder to be written to"
+            models = folder / "models.toml"
+            models.write_text(models_toml)
+        return cls(build_app(Settings.from_env(profile=profile, models_file=models)))
+
+    def engine(self, model_id: str) -> Any:
+        """The loaded engine behind `model_id` (loading it if needed), to inspect what it did."""
+        runtime = self.app.state.runtime
+        assert self._loop is not None
+        coro = runtime.pool.get(runtime.table.resolve(model_id), wait_s=300)
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
+
     def __exit__(self, *exc: Any) -> None:
         if self._loop and self._stop:
             self._loop.call_soon_threadsafe(self._stop.set)

@@ -7,7 +7,6 @@ be caught. The AWS SDK for JavaScript v3 signs over HTTP/2 with its own signer, 
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import logging
 import os

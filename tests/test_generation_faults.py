@@ -40,13 +40,7 @@ BODY = json.dumps({"text_prompts": [{"text": "a lighthouse at night"}], "seed": 
 
 @pytest.fixture(scope="module")
 def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadServer]:
-    from outcrop.config import Settings
-    from outcrop.server.app import build_app
-
-    models = tmp_path_factory.mktemp("models") / "models.toml"
-    models.write_text(MODELS)
-    app = build_app(Settings.from_env(profile="test", models_file=models))
-    with ThreadServer(app) as server:
+    with ThreadServer.for_profile("test", MODELS, tmp_path_factory.mktemp("models")) as server:
         yield server
 
 

@@ -5,7 +5,6 @@ real chat engine, and the mask drawn from its answer. Real app in a thread, real
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from typing import Any
 
@@ -24,17 +23,12 @@ PICTURE = b64(image_bytes(shape_image(size=(96, 64))))
 
 @pytest.fixture(scope="module")
 def app_server() -> Iterator[ThreadServer]:
-    from outcrop.config import Settings
-    from outcrop.server.app import build_app
-
-    with ThreadServer(build_app(Settings.from_env(profile="test"))) as server:
+    with ThreadServer.for_profile("test") as server:
         yield server
 
 
 def engine_of(server: ThreadServer, model_id: str) -> Any:
-    runtime = server.app.state.runtime
-    assert server._loop is not None
-    return asyncio.run_coroutine_threadsafe(runtime.pool.get(runtime.table.resolve(model_id), wait_s=300), server._loop).result()
+    return server.engine(model_id)
 
 
 @pytest.fixture(scope="module")

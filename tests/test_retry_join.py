@@ -41,21 +41,12 @@ options = {{ max_batch = 1, timeout_s = 120, slow_s = 60, max_queue = 8 }}
 
 @pytest.fixture(scope="module")
 def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadServer]:
-    from outcrop.config import Settings
-    from outcrop.server.app import build_app
-
-    models = tmp_path_factory.mktemp("models") / "models.toml"
-    models.write_text(MODELS)
-    app = build_app(Settings.from_env(profile="test", models_file=models))
-    with ThreadServer(app) as server:
+    with ThreadServer.for_profile("test", MODELS, tmp_path_factory.mktemp("models")) as server:
         yield server
 
 
 def engine_of(server: ThreadServer, model_id: str) -> Any:
-    runtime = server.app.state.runtime
-    entry = runtime.table.resolve(model_id)
-    assert server._loop is not None
-    return asyncio.run_coroutine_threadsafe(runtime.pool.get(entry, wait_s=300), server._loop).result()
+    return server.engine(model_id)
 
 
 def embed(client: Any, model: str, text: str) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from outcrop.engines.ocr import OcrGrounding
 from outcrop.engines.scheduler import BatchScheduler, Job
 from outcrop.errors import ValidationException
 from outcrop.registry import ModelEntry
-from outcrop.tasks.chat import ChatResult, ChatTask, ImagePart, Prepared, TextPart
+from outcrop.tasks.chat import ChatResult, ChatTask, Prepared, TextPart
 
 logger = logging.getLogger(__name__)
 
