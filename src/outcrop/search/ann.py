@@ -1,12 +1,15 @@
 """Approximate nearest-neighbour index (faiss) over unit vectors, inner product = cosine.
 
-Chosen by measurement (notes/search.md "Second pass", bench/search.py): IVF-Flat, nlist = 4*sqrt(N),
-with an exact (flat) coarse quantizer. Adding a batch is one BLAS matrix product against the
-centroids (18k vectors/s per core at 4,000 lists, 1024-d; an HNSW quantizer was 3-8x slower to add
-through and assigned less exactly), and a single query scans nprobe lists on one thread. Training is bounded (TRAIN_PER_LIST points per list, TRAIN_ITERS
-k-means iterations) because it is paid again each time the collection outgrows its lists
-(`needs_retrain`). HNSW-Flat stays selectable: faster queries, much slower inserts at 1024-d.
-Files are written to a temporary name and `os.replace`d, so a crash never leaves a torn index.
+Chosen by measurement (notes/search.md "Third pass", bench/search_sweep.py, bench/search.py): the
+default `ivfpq` is IVF with 4-bit PQ fast-scan codes (one 4-bit code per 4 dimensions: 128 bytes for
+a 1024-d vector, 1/32 of float32) and an exact (flat) coarse quantizer. Scanning full-precision lists
+(`ivf`, IVF-Flat, the second pass's default) is memory-bound at 1M x 1024-d: recall 0.89 at nprobe 64
+already cost 29 ms p99. Fast-scan codes are scanned from registers, so many more lists can be probed;
+the store asks for k * k_factor candidates and re-ranks them exactly (`compressed`, see
+search/vectors.py). Adding a batch is one BLAS product against the centroids plus PQ encoding.
+Training is bounded (TRAIN_PER_LIST points per list, TRAIN_ITERS k-means iterations) because it is
+paid again each time the collection outgrows its lists (`needs_retrain`). `ivf` and HNSW-Flat stay
+selectable. Files are written to a temporary name and `os.replace`d, so a crash never leaves a torn index.
 """
 
 from __future__ import annotations
@@ -14,18 +17,32 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from collections.abc import Callable
+
 import numpy as np
 
-KINDS = ("ivf", "hnsw")
+KINDS = ("ivfpq", "ivf", "hnsw")
+DEFAULT_KIND = "ivfpq"
+COMPRESSED_KINDS = ("ivfpq",)  # approximate scores: the store re-ranks on exact vectors
+PQ_DIMS_PER_CODE = 4  # 4-bit code per 4 dims (fast-scan needs 4-bit codes); 8 halved the bytes but lost recall
 TRAIN_PER_LIST = 16  # k-means sample per list: list balance matters, centroid precision barely does
 TRAIN_ITERS = 10
 GROWTH = 8  # retrain IVF once it holds GROWTH x the vectors it was trained on (amortised O(1) per insert)
-DEFAULT_NPROBE = 64  # recall@10 >= 0.95 on real MiniLM embeddings needed 64 (32 gave 0.915); bench/search.py
+DEFAULT_NPROBE = 64  # see notes/search.md "Third pass" (ivfpq at 1M powerlaw / MiniLM)
+DEFAULT_K_FACTOR = 20  # ivfpq: candidates re-ranked exactly = k * k_factor
 DEFAULT_EF_SEARCH = 96
 
 
 def ivf_nlist(n: int) -> int:
     return int(min(65536, max(64, 4 * np.sqrt(max(1, n)))))
+
+
+def pq_codes(dim: int) -> int:
+    """Sub-quantizers for `dim`: one per PQ_DIMS_PER_CODE dims (fewer dims per code when it does not divide)."""
+    for per in (PQ_DIMS_PER_CODE, 2, 1):
+        if dim % per == 0:
+            return dim // per
+    return dim
 
 
 def _faiss():  # type: ignore[no-untyped-def]
@@ -38,15 +55,21 @@ class AnnIndex:
     """A faiss index with int64 ids (our SQLite row ids)."""
 
     def __init__(self, index: object, kind: str, nprobe: int = DEFAULT_NPROBE, ef_search: int = DEFAULT_EF_SEARCH,
-                 trained_on: int = 0) -> None:
+                 trained_on: int = 0, k_factor: int = DEFAULT_K_FACTOR) -> None:
         self.index = index
         self.kind = kind
         self.trained_on = trained_on
-        self.set_params(nprobe=nprobe, ef_search=ef_search)
+        self.set_params(nprobe=nprobe, ef_search=ef_search, k_factor=k_factor)
 
-    def set_params(self, nprobe: int = DEFAULT_NPROBE, ef_search: int = DEFAULT_EF_SEARCH) -> None:
+    @property
+    def compressed(self) -> bool:
+        """Scores are approximate: the caller re-ranks k * k_factor candidates on exact vectors."""
+        return self.kind in COMPRESSED_KINDS
+
+    def set_params(self, nprobe: int = DEFAULT_NPROBE, ef_search: int = DEFAULT_EF_SEARCH, k_factor: int = DEFAULT_K_FACTOR) -> None:
         faiss = _faiss()
-        if self.kind == "ivf":
+        self.k_factor = k_factor
+        if self.kind in ("ivf", "ivfpq"):
             ivf = faiss.extract_index_ivf(self.index)
             ivf.nprobe = nprobe
         else:
@@ -55,12 +78,12 @@ class AnnIndex:
     @classmethod
     def build(cls, dim: int, ids: np.ndarray, vectors: np.ndarray, kind: str = "ivf", **params: int) -> "AnnIndex":
         """Train (IVF: bounded k-means, see TRAIN_PER_LIST) and fill a new index."""
-        if kind == "ivf":
+        if kind in ("ivf", "ivfpq"):
             nlist = ivf_nlist(len(vectors))
             rng = np.random.default_rng(0)
             want = TRAIN_PER_LIST * nlist
             sample = vectors if len(vectors) <= want else vectors[np.sort(rng.choice(len(vectors), want, replace=False))]
-            ann = cls.trained_ivf(dim, nlist, sample, **params)
+            ann = cls.trained_ivf(dim, nlist, sample, kind, **params)
             ann.trained_on = len(vectors)
             ann.add(ids, vectors)
             return ann
@@ -76,29 +99,55 @@ class AnnIndex:
         return ann
 
     @classmethod
-    def trained_ivf(cls, dim: int, nlist: int, sample: np.ndarray, **params: int) -> "AnnIndex":
-        """An empty IVF index whose lists are k-means centroids of `sample`."""
+    def trained_ivf(cls, dim: int, nlist: int, sample: np.ndarray, kind: str = "ivf", **params: int) -> "AnnIndex":
+        """An empty IVF index whose lists are k-means centroids of `sample` (ivfpq: and whose PQ
+        codebooks are trained on the residuals of the same sample)."""
         faiss = _faiss()
-        index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, nlist, faiss.METRIC_INNER_PRODUCT)
+        if kind == "ivfpq":
+            index = faiss.IndexIVFPQFastScan(faiss.IndexFlatIP(dim), dim, nlist, pq_codes(dim), 4, faiss.METRIC_INNER_PRODUCT)
+            index.pq.cp.min_points_per_centroid = 1  # small first builds: 16 codewords from a few hundred residuals is fine
+        else:
+            index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, nlist, faiss.METRIC_INNER_PRODUCT)
         ivf = index
         ivf.cp.niter = TRAIN_ITERS
         ivf.cp.max_points_per_centroid = TRAIN_PER_LIST
         ivf.cp.min_points_per_centroid = 1  # silence the "please provide more points" warning: chosen on purpose
         index.train(np.ascontiguousarray(sample, dtype=np.float32))
-        return cls(index, "ivf", **params)
+        return cls(index, kind, **params)
 
     def needs_retrain(self) -> bool:
         """An IVF index that has grown GROWTH x past its training size scans too-long lists."""
-        return self.kind == "ivf" and self.ntotal > GROWTH * max(1, self.trained_on)
+        return self.kind in ("ivf", "ivfpq") and self.ntotal > GROWTH * max(1, self.trained_on)
 
-    def retrained(self, **params: int) -> "AnnIndex":
-        """A new IVF index with nlist for today's size, filled by moving every list out of this one
-        (each old list is freed once moved; no SQLite re-read — the allocator may still hold ~2-3x the
-        vector bytes at the peak, measured at 640k). This index is unusable afterwards."""
+    def retrained(self, vectors_of: Callable[[np.ndarray], np.ndarray] | None = None, **params: int) -> "AnnIndex":
+        """A new IVF index with nlist for today's size. IVF-Flat: filled by moving every list out of
+        this one (each old list is freed once moved; no SQLite re-read — the allocator may still hold
+        ~2-3x the vector bytes at the peak, measured at 640k). IVF-PQ: its codes are lossy, so the
+        vectors come from `vectors_of(ids)` (the store's float16 cache), a chunk at a time.
+        This index is unusable afterwards."""
         faiss = _faiss()
         ivf = faiss.extract_index_ivf(self.index)
         invlists = ivf.invlists
         sizes = np.array([invlists.list_size(i) for i in range(ivf.nlist)], dtype=np.int64)
+        if self.kind == "ivfpq":
+            if vectors_of is None:
+                raise ValueError("retraining a compressed index needs the exact vectors (vectors_of)")
+            ids = np.concatenate([faiss.rev_swig_ptr(invlists.get_ids(lst), int(size)).astype(np.int64)  # type: ignore[attr-defined]
+                                  for lst, size in enumerate(sizes) if size] or [np.empty(0, np.int64)])
+            ids.sort()
+            total = len(ids)
+            nlist = ivf_nlist(total)
+            rng = np.random.default_rng(0)
+            picks = ids[np.sort(rng.choice(total, min(total, TRAIN_PER_LIST * nlist), replace=False))]
+            dim = int(ivf.d)
+            del ivf, invlists  # views into self.index
+            self.index = None  # free the old codes before the new ones grow
+            new = AnnIndex.trained_ivf(dim, nlist, vectors_of(picks), "ivfpq", **params)
+            for start in range(0, total, 65536):
+                chunk = ids[start:start + 65536]
+                new.add(chunk, vectors_of(chunk))
+            new.trained_on = total
+            return new
         total = int(sizes.sum())
         nlist = ivf_nlist(total)
         rng = np.random.default_rng(0)
@@ -130,6 +179,8 @@ class AnnIndex:
 
     @property
     def ntotal(self) -> int:
+        if self.index is None:
+            return 0
         return int(self.index.ntotal)  # type: ignore[attr-defined]
 
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
@@ -140,7 +191,7 @@ class AnnIndex:
 
     @property
     def can_remove(self) -> bool:
-        return self.kind == "ivf"
+        return self.kind in ("ivf", "ivfpq")
 
     def remove(self, ids: np.ndarray) -> None:
         """IVF removes in place; HNSW cannot, so its stale ids are filtered by the caller."""
@@ -148,7 +199,8 @@ class AnnIndex:
             self.index.remove_ids(np.ascontiguousarray(ids, dtype=np.int64))  # type: ignore[attr-defined]
 
     def search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """(ids, scores) of the k nearest, best first; -1 ids (empty slots) removed.
+        """(ids, scores) of the k nearest, best first; -1 ids (empty slots) removed. For a `compressed`
+        index the scores (and so the order) are approximate.
 
         One query runs on one OpenMP thread: faiss would otherwise wake its whole pool for a few
         hundred microseconds of work, which on a busy machine shows up as multi-ms p99 spikes.
