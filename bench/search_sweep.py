@@ -33,8 +33,8 @@ def make(kind: str, quantizer: faiss.Index, d: int, nlist: int) -> faiss.Index:
         return faiss.IndexIVFPQFastScan(quantizer, d, nlist, d // 8, 4, IP)
     if kind == "sq8":
         return faiss.IndexIVFScalarQuantizer(quantizer, d, nlist, faiss.ScalarQuantizer.QT_8bit, IP)
-    if kind == "rabitqfs":
-        return faiss.IndexIVFRaBitQFastScan(quantizer, d, nlist, IP)
+    if kind.startswith("rabitqfs"):  # rabitqfs = 1 bit/dim; rabitqfsN = N bits/dim (1-bit fast-scan pass, then the extra bits)
+        return faiss.IndexIVFRaBitQFastScan(quantizer, d, nlist, IP, 32, True, int(kind[8:] or 1))
     if kind == "rabitq":
         return faiss.IndexIVFRaBitQ(quantizer, d, nlist, IP)
     if kind == "flat":

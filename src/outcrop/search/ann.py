@@ -27,6 +27,8 @@ COMPRESSED_KINDS = ("ivfpq",)  # approximate scores: the store re-ranks on exact
 PQ_DIMS_PER_CODE = 4  # 4-bit code per 4 dims (fast-scan needs 4-bit codes); 8 halved the bytes but lost recall
 TRAIN_PER_LIST = 16  # k-means sample per list: list balance matters, centroid precision barely does
 TRAIN_ITERS = 10
+PQ_TRAIN_ITERS = 10
+PQ_TRAIN_PER_CODE = 64  # residuals per codeword for each 4-d sub-quantizer's k-means (1,024 points)
 GROWTH = 8  # retrain IVF once it holds GROWTH x the vectors it was trained on (amortised O(1) per insert)
 DEFAULT_NPROBE = 64  # see notes/search.md "Third pass" (ivfpq at 1M powerlaw / MiniLM)
 DEFAULT_K_FACTOR = 20  # ivfpq: candidates re-ranked exactly = k * k_factor
@@ -103,16 +105,29 @@ class AnnIndex:
         """An empty IVF index whose lists are k-means centroids of `sample` (ivfpq: and whose PQ
         codebooks are trained on the residuals of the same sample)."""
         faiss = _faiss()
+        sample = np.ascontiguousarray(sample, dtype=np.float32)
+        # Coarse k-means (BLAS-heavy: all threads), spherical like faiss's own IVF training for inner product.
+        cp = faiss.ClusteringParameters()
+        cp.niter, cp.max_points_per_centroid, cp.spherical, cp.seed = TRAIN_ITERS, TRAIN_PER_LIST, True, 1
+        cp.min_points_per_centroid = 1  # silence the "please provide more points" warning: chosen on purpose
+        quantizer = faiss.IndexFlatIP(dim)
+        faiss.Clustering(dim, nlist, cp).train(sample, quantizer)
         if kind == "ivfpq":
-            index = faiss.IndexIVFPQFastScan(faiss.IndexFlatIP(dim), dim, nlist, pq_codes(dim), 4, faiss.METRIC_INNER_PRODUCT)
-            index.pq.cp.min_points_per_centroid = 1  # small first builds: 16 codewords from a few hundred residuals is fine
+            index = faiss.IndexIVFPQFastScan(quantizer, dim, nlist, pq_codes(dim), 4, faiss.METRIC_INNER_PRODUCT)
+            # 256 tiny k-means (16 codewords in 4-d): bounded sample and iterations, and ONE thread — OpenMP
+            # over such small jobs spins, and on a loaded 2-core box 2 threads took 55 s wall vs 1.3 s.
+            index.pq.cp.niter, index.pq.cp.max_points_per_centroid, index.pq.cp.min_points_per_centroid = PQ_TRAIN_ITERS, PQ_TRAIN_PER_CODE, 1
+            before = faiss.omp_get_max_threads()
+            faiss.omp_set_num_threads(1)
+            try:
+                index.train(sample)  # the quantizer is trained: this trains the PQ codebooks on residuals only
+            finally:
+                faiss.omp_set_num_threads(before)
         else:
-            index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, nlist, faiss.METRIC_INNER_PRODUCT)
-        ivf = index
-        ivf.cp.niter = TRAIN_ITERS
-        ivf.cp.max_points_per_centroid = TRAIN_PER_LIST
-        ivf.cp.min_points_per_centroid = 1  # silence the "please provide more points" warning: chosen on purpose
-        index.train(np.ascontiguousarray(sample, dtype=np.float32))
+            index = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT)
+            index.train(sample)  # no-op beyond bookkeeping: the quantizer is trained
+        index.own_fields = True  # the index frees its quantizer
+        quantizer.this.disown()
         return cls(index, kind, **params)
 
     def needs_retrain(self) -> bool:
