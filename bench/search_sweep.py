@@ -31,6 +31,8 @@ def make(kind: str, quantizer: faiss.Index, d: int, nlist: int) -> faiss.Index:
         return faiss.IndexIVFPQFastScan(quantizer, d, nlist, d // 4, 4, IP)
     if kind == "pq4fs8":  # 8 dims per sub-quantizer: half the code, coarser
         return faiss.IndexIVFPQFastScan(quantizer, d, nlist, d // 8, 4, IP)
+    if kind == "pq4fs2":  # 2 dims per sub-quantizer: twice the code, finer
+        return faiss.IndexIVFPQFastScan(quantizer, d, nlist, d // 2, 4, IP)
     if kind == "sq8":
         return faiss.IndexIVFScalarQuantizer(quantizer, d, nlist, faiss.ScalarQuantizer.QT_8bit, IP)
     if kind.startswith("rabitqfs"):  # rabitqfs = 1 bit/dim; rabitqfsN = N bits/dim (1-bit fast-scan pass, then the extra bits)
@@ -88,7 +90,11 @@ def main() -> None:
         for kind in a.kinds.split(","):
             index = make(kind, quantizer, d, nlist)
             t = time.perf_counter()
+            faiss.omp_set_num_threads(1)  # small k-means jobs: OpenMP only spins (see ann.py)
+            if hasattr(index, "pq"):
+                index.pq.cp.niter, index.pq.cp.max_points_per_centroid = 10, 64
             index.train(sample[:65536])
+            faiss.omp_set_num_threads(2)
             tr = time.perf_counter() - t
             t = time.perf_counter()
             for s in range(0, n, 100_000):

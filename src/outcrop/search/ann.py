@@ -1,8 +1,8 @@
 """Approximate nearest-neighbour index (faiss) over unit vectors, inner product = cosine.
 
 Chosen by measurement (notes/search.md "Third pass", bench/search_sweep.py, bench/search.py): the
-default `ivfpq` is IVF with 4-bit PQ fast-scan codes (one 4-bit code per 4 dimensions: 128 bytes for
-a 1024-d vector, 1/32 of float32) and an exact (flat) coarse quantizer. Scanning full-precision lists
+default `ivfpq` is IVF with 4-bit PQ fast-scan codes (one 4-bit code per 2 dimensions: 256 bytes for
+a 1024-d vector, 1/16 of float32) and an exact (flat) coarse quantizer. Scanning full-precision lists
 (`ivf`, IVF-Flat, the second pass's default) is memory-bound at 1M x 1024-d: recall 0.89 at nprobe 64
 already cost 29 ms p99. Fast-scan codes are scanned from registers, so many more lists can be probed;
 the store asks for k * k_factor candidates and re-ranks them exactly (`compressed`, see
@@ -24,24 +24,29 @@ import numpy as np
 KINDS = ("ivfpq", "ivf", "hnsw")
 DEFAULT_KIND = "ivfpq"
 COMPRESSED_KINDS = ("ivfpq",)  # approximate scores: the store re-ranks on exact vectors
-PQ_DIMS_PER_CODE = 4  # 4-bit code per 4 dims (fast-scan needs 4-bit codes); 8 halved the bytes but lost recall
+PQ_DIMS_PER_CODE = 2  # a 4-bit code (fast-scan needs 4-bit) per 2 dims: 256 B at 1024-d; per 4 dims lost 0.06 recall at 1M
 TRAIN_PER_LIST = 16  # k-means sample per list: list balance matters, centroid precision barely does
 TRAIN_ITERS = 10
+LISTS_PER_SQRT_N = 1.25  # ivfpq: 1,000 lists when trained at 640k (measured at 1M with 1,024: notes "Third pass")
 PQ_TRAIN_ITERS = 10
 PQ_TRAIN_PER_CODE = 64  # residuals per codeword for each 4-d sub-quantizer's k-means (1,024 points)
 GROWTH = 8  # retrain IVF once it holds GROWTH x the vectors it was trained on (amortised O(1) per insert)
-DEFAULT_NPROBE = 64  # see notes/search.md "Third pass" (ivfpq at 1M powerlaw / MiniLM)
-DEFAULT_K_FACTOR = 20  # ivfpq: candidates re-ranked exactly = k * k_factor
+DEFAULT_NPROBE = 128  # ivfpq at 1M powerlaw: ~13 % of ~1,000 lists; IVF-Flat's own ceiling there is 0.968 (notes "Third pass")
+DEFAULT_K_FACTOR = 40  # ivfpq: candidates re-ranked exactly = k * k_factor (20: -0.04 recall at 1M, 100: 2x the time)
 DEFAULT_EF_SEARCH = 96
 
 
-def ivf_nlist(n: int) -> int:
-    return int(min(65536, max(64, 4 * np.sqrt(max(1, n)))))
+def ivf_nlist(n: int, kind: str = "ivf") -> int:
+    """Lists for n vectors. IVF-Flat: 4*sqrt(N) (short lists: its scan is memory-bound). IVF-PQ:
+    LISTS_PER_SQRT_N*sqrt(N): fast-scan makes long lists cheap, and fewer centroids make every add
+    (one product against all centroids) and every retrain cheaper."""
+    per = LISTS_PER_SQRT_N if kind in COMPRESSED_KINDS else 4
+    return int(min(65536, max(64, per * np.sqrt(max(1, n)))))
 
 
 def pq_codes(dim: int) -> int:
     """Sub-quantizers for `dim`: one per PQ_DIMS_PER_CODE dims (fewer dims per code when it does not divide)."""
-    for per in (PQ_DIMS_PER_CODE, 2, 1):
+    for per in (PQ_DIMS_PER_CODE, 1):
         if dim % per == 0:
             return dim // per
     return dim
@@ -81,7 +86,7 @@ class AnnIndex:
     def build(cls, dim: int, ids: np.ndarray, vectors: np.ndarray, kind: str = "ivf", **params: int) -> "AnnIndex":
         """Train (IVF: bounded k-means, see TRAIN_PER_LIST) and fill a new index."""
         if kind in ("ivf", "ivfpq"):
-            nlist = ivf_nlist(len(vectors))
+            nlist = ivf_nlist(len(vectors), kind)
             rng = np.random.default_rng(0)
             want = TRAIN_PER_LIST * nlist
             sample = vectors if len(vectors) <= want else vectors[np.sort(rng.choice(len(vectors), want, replace=False))]
@@ -151,7 +156,7 @@ class AnnIndex:
                                   for lst, size in enumerate(sizes) if size] or [np.empty(0, np.int64)])
             ids.sort()
             total = len(ids)
-            nlist = ivf_nlist(total)
+            nlist = ivf_nlist(total, self.kind)
             rng = np.random.default_rng(0)
             picks = ids[np.sort(rng.choice(total, min(total, TRAIN_PER_LIST * nlist), replace=False))]
             dim = int(ivf.d)
