@@ -32,7 +32,7 @@ from search_data import InMemory, PowerLaw, exact_topk, lift, minilm  # noqa: E4
 from outcrop.search.collections import open_collection  # noqa: E402
 from outcrop.search.store import ImageRecord  # noqa: E402
 
-CACHE = Path(os.environ.get("OUTCROP_BENCH_CACHE", Path(tempfile.gettempdir()) / "outcrop-bench"))
+CACHE = Path(os.environ.get("OUTCROP_BENCH_CACHE", Path(__file__).resolve().parent.parent / ".cache" / "bench"))  # gitignored
 
 
 def source_for(data: str, n: int, dim: int, queries: int) -> PowerLaw | InMemory:
@@ -45,13 +45,22 @@ def percentiles(lat: list[float]) -> str:
     return f"p50 {np.percentile(lat, 50):6.2f} ms  p99 {np.percentile(lat, 99):6.2f} ms"
 
 
-def run(backend: str, data: str, n: int, dim: int, queries: int, batch: int, nprobes: list[int], ann: str) -> None:
+def machine() -> str:
+    """Load average and this process's peak RSS, printed next to every measurement (shared machine)."""
+    import resource
+
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    return f"[load {load}; peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6:.1f} GB]"
+
+
+def run(backend: str, data: str, n: int, dim: int, queries: int, batch: int, nprobes: list[int], ann: str,
+        k_factors: list[int]) -> None:
     src = source_for(data, n, dim, queries)
     qs = src.queries(queries)
     with tempfile.TemporaryDirectory(dir=os.environ.get("OUTCROP_BENCH_TMP")) as tmp:
         uri = str(Path(tmp) / "m.db") if backend == "milvus-lite" else None
         store = open_collection("bench", data_dir=Path(tmp), uri=uri, model_key="bench", dimension=src.dim)
-        if backend == "local" and ann != "ivf":
+        if backend == "local" and ann != getattr(store, "ann_kind", ann):
             store.close()
             from outcrop.search.local import LocalStore
 
@@ -71,28 +80,33 @@ def run(backend: str, data: str, n: int, dim: int, queries: int, batch: int, npr
         exact_ms = (time.perf_counter() - t) / len(qs) * 1000
         print(f"{backend} {data} n={n:,} d={src.dim}: insert {n / insert_s:,.0f}/s wall ({insert_s:.0f} s incl. IVF training), "
               f"{n / cpu_s:,.0f}/CPU-s (all threads' CPU time: the rate with the machine to itself is at least this); "
-              f"exact numpy {exact_ms:.1f} ms/query (batched)", flush=True)
-        for nprobe in nprobes if backend == "local" and ann == "ivf" else [0]:
+              f"exact numpy {exact_ms:.1f} ms/query (batched) {machine()}", flush=True)
+        ivf = backend == "local" and ann in ("ivf", "ivfpq")
+        grid = [(p, kf) for p in nprobes for kf in (k_factors if ann == "ivfpq" else [0])] if ivf else [(0, 0)]
+        for nprobe, kf in grid:
             if nprobe:
-                store.set_search_params(nprobe=nprobe)  # type: ignore[attr-defined]
+                store.set_search_params(nprobe=nprobe, **({"k_factor": kf} if kf else {}))  # type: ignore[attr-defined]
             for q in qs[:20]:
                 store.similar(q, 10)  # warm
             lat, recall = [], []
+            c = time.process_time()
             for q, gt in zip(qs, truth):
                 t = time.perf_counter()
                 hits = store.similar(q, 10)
                 lat.append((time.perf_counter() - t) * 1000)
                 recall.append(len({int(h.path[3:]) for h in hits} & set(gt.tolist())) / 10)
-            line = f"  {'nprobe ' + str(nprobe) if nprobe else ann if backend == 'local' else 'AUTOINDEX':10s} store {percentiles(lat)}  recall@10 {np.mean(recall):.3f}"
+            cpu_ms = (time.process_time() - c) / len(qs) * 1000
+            label = (f"nprobe {nprobe}" + (f" kf {kf}" if kf else "")) if nprobe else ann if backend == "local" else "AUTOINDEX"
+            line = (f"  {label:16s} store {percentiles(lat)}  mean CPU {cpu_ms:5.2f} ms/query  recall@10 {np.mean(recall):.3f}")
             index = getattr(store, "_ann", None)
             if index is not None:  # the very same faiss index, without the store around it
                 raw = []
                 for q in qs:
                     t = time.perf_counter()
-                    index.search(q, 10)
+                    index.search(q, 10 * (kf or 1))
                     raw.append((time.perf_counter() - t) * 1000)
-                line += f"   | faiss alone {percentiles(raw)}"
-            print(line, flush=True)
+                line += f"   | faiss alone (k={10 * (kf or 1)}) {percentiles(raw)}"
+            print(line + " " + machine(), flush=True)
         store.close()
 
 
@@ -140,11 +154,12 @@ def main() -> None:
     parser.add_argument("--sizes", default="100000,1000000")
     parser.add_argument("--backends", default="local")
     parser.add_argument("--data", choices=("powerlaw", "minilm"), default="powerlaw")
-    parser.add_argument("--ann", choices=("ivf", "hnsw"), default="ivf")
+    parser.add_argument("--ann", choices=("ivfpq", "ivf", "hnsw"), default="ivfpq")
     parser.add_argument("--dim", type=int, default=1024)
     parser.add_argument("--queries", type=int, default=1000)
     parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument("--nprobe", default="16,32,64", help="IVF nprobe values to sweep (local backend)")
+    parser.add_argument("--k-factor", default="20", help="ivfpq: candidates re-ranked = 10 x k_factor; values to sweep")
     parser.add_argument("--indexer", type=int, default=0, help="only measure indexing images/s vs the model, on N images")
     args = parser.parse_args()
     if args.indexer:
@@ -152,7 +167,8 @@ def main() -> None:
         return
     for backend in args.backends.split(","):
         for n in map(int, args.sizes.split(",")):
-            run(backend, args.data, n, args.dim, args.queries, args.batch, [int(x) for x in args.nprobe.split(",")], args.ann)
+            run(backend, args.data, n, args.dim, args.queries, args.batch, [int(x) for x in args.nprobe.split(",")], args.ann,
+                [int(x) for x in args.k_factor.split(",")])
 
 
 if __name__ == "__main__":

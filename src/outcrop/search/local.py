@@ -5,6 +5,9 @@ batch in flight and never duplicates. Below `exact_max` rows, queries are exact 
 vectors held in memory). Above it, a faiss index answers; it is a cache of the table, saved as
 `ann-<last id>.faiss` (temp file + os.replace), and rows newer than that id are replayed on open.
 Hits are always re-read from SQLite, so ids deleted since the last save never come back.
+The default index (`ivfpq`) holds compressed codes: its candidates are re-ranked on a memory-mapped
+float16 copy of the vectors (`vectors-f16.bin`, search/vectors.py), and the final hits are scored
+in float32 from their SQLite rows.
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from outcrop.search.ann import DEFAULT_NPROBE, AnnIndex
+from outcrop.search.ann import COMPRESSED_KINDS, DEFAULT_K_FACTOR, DEFAULT_KIND, DEFAULT_NPROBE, AnnIndex
+from outcrop.search.vectors import VectorCache
 from outcrop.search.store import (
     CollectionInfo,
     CollectionNotFound,
@@ -56,13 +60,14 @@ HIT_COLUMNS = "id, path, size, mtime, content_hash, width, height, taken_at"
 class LocalStore(VectorStore):
     def __init__(
         self, folder: Path, name: str, *, model_id: str | None = None, dimension: int | None = None,
-        ann_kind: str = "ivf", exact_max: int = EXACT_MAX, nprobe: int = DEFAULT_NPROBE,
+        ann_kind: str = DEFAULT_KIND, exact_max: int = EXACT_MAX, nprobe: int = DEFAULT_NPROBE,
+        k_factor: int = DEFAULT_K_FACTOR,
     ) -> None:
         """Open collection `name` in `folder`; create it when `model_id` and `dimension` are given."""
         self.folder = folder
         self.exact_max = exact_max
         self.ann_kind = ann_kind
-        self._ann_params: dict[str, int] = {"nprobe": nprobe}
+        self._ann_params: dict[str, int] = {"nprobe": nprobe, "k_factor": k_factor}
         db = folder / "collection.sqlite"
         if not db.exists() and (model_id is None or dimension is None):
             raise CollectionNotFound(f"no collection '{name}' (looked in {folder}); create it with `outcrop index DIR --collection {name}`")
@@ -91,6 +96,7 @@ class LocalStore(VectorStore):
         self._mat = np.empty((0, self.dim), dtype=np.float32)
         self._pending: list[tuple[np.ndarray, np.ndarray]] = []
         self._ann: AnnIndex | None = None
+        self._cache: VectorCache | None = None  # exact vectors for re-ranking a compressed index
         self._ann_dirty = False
         self._count = 0  # rows in the table, kept in memory: COUNT(*) scans an index (~10 ms at 1M rows)
         self._last_id = 0
@@ -120,7 +126,16 @@ class LocalStore(VectorStore):
             self._ann = AnnIndex.load(path, self.ann_kind, trained_on=int(row[0]) if row else 0, **self._ann_params)
             self._ann.trained_on = self._ann.trained_on or self._ann.ntotal
             self._last_id = watermark
+            if self._ann.compressed:
+                cache = self._open_cache()
+                live_max = self._db.execute("SELECT MAX(id) FROM images WHERE id <= ?", (watermark,)).fetchone()[0]
+                if live_max is not None and not cache.holds_up_to(int(live_max)):  # lost or foreign: refill from SQLite
+                    logger.info("collection %s: rebuilding the re-rank vector cache from SQLite", self.info.name)
+                    for start in range(0, watermark + 1, 100_000):
+                        cache.put(*self._read_vectors("WHERE id > ? AND id <= ?", (start - 1, min(watermark, start + 99_999))))
             ids, vecs = self._read_vectors("WHERE id > ?", (watermark,))
+            if self._cache is not None:
+                self._cache.put(ids, vecs)
             self._ann.add(ids, vecs)
             self._ann_dirty = len(ids) > 0
             self._last_id = max([watermark, *ids.tolist()])
@@ -131,6 +146,11 @@ class LocalStore(VectorStore):
             self._build_ann(ids, vecs)
         else:
             self._ids, self._mat = ids, vecs
+
+    def _open_cache(self) -> VectorCache:
+        if self._cache is None:
+            self._cache = VectorCache(self.folder / f"vectors-f16-{self.dim}.bin", self.dim)
+        return self._cache
 
     def _max_id(self) -> int:
         row = self._db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'images'").fetchone()
@@ -174,11 +194,13 @@ class LocalStore(VectorStore):
             return
         self._last_id = max(self._last_id, int(ids.max()))
         if self._ann is not None:
+            if self._cache is not None:
+                self._cache.put(ids, vecs)
             self._ann.add(ids, vecs)
             self._ann_dirty = True
             if self._ann.needs_retrain():
                 logger.info("collection %s grew to %d vectors: retraining the IVF lists", self.info.name, self._ann.ntotal)
-                self._ann = self._ann.retrained(**self._ann_params)
+                self._ann = self._ann.retrained(vectors_of=self._cache.get if self._cache is not None else None, **self._ann_params)
             return
         self._pending.append((ids, vecs))
         if len(self._ids) + sum(len(p[0]) for p in self._pending) > self.exact_max:
@@ -273,6 +295,8 @@ class LocalStore(VectorStore):
             if stale > 0.25 * max(1, self._ann.ntotal):
                 self._build_ann(*self._read_vectors("", ()))
             path = self.folder / f"ann-{self.ann_kind}-{self._last_id}.faiss"
+            if self._cache is not None:  # the vectors up to the watermark are on disk before the index names it
+                self._cache.flush()
             self._ann.save(path)
             self._db.execute("INSERT OR REPLACE INTO meta VALUES ('ann_trained', ?)", (str(self._ann.trained_on),))
             for _, old in self._ann_files():
@@ -281,14 +305,18 @@ class LocalStore(VectorStore):
             self._ann_dirty = False
 
     def _build_ann(self, ids: np.ndarray, vecs: np.ndarray) -> None:
+        if self.ann_kind in COMPRESSED_KINDS:
+            self._open_cache().put(ids, vecs)
         self._ann = AnnIndex.build(self.dim, ids, vecs, self.ann_kind, **self._ann_params)
         self._ann_dirty = True
 
-    def set_search_params(self, *, nprobe: int | None = None, ef_search: int | None = None) -> None:
+    def set_search_params(self, *, nprobe: int | None = None, ef_search: int | None = None, k_factor: int | None = None) -> None:
         """Trade recall for latency on the ANN index (bench/search.py sweeps these)."""
         with self._lock:
             if nprobe is not None:
                 self._ann_params["nprobe"] = nprobe
+            if k_factor is not None:
+                self._ann_params["k_factor"] = k_factor
             if ef_search is not None:
                 self._ann_params["ef_search"] = ef_search
             if self._ann is not None:
@@ -296,6 +324,9 @@ class LocalStore(VectorStore):
 
     def close(self) -> None:
         self.flush()
+        if self._cache is not None:
+            self._cache.close()
+            self._cache = None
         self._db.close()
 
     # -- reads -----------------------------------------------------------------------------------
@@ -359,6 +390,13 @@ class LocalStore(VectorStore):
             else:
                 stale = max(0, self._ann.ntotal - self._count)
                 want = k * (10 if allowed is not None else 1) + min(stale, 10 * k)
+                if self._ann.compressed and self._cache is not None:
+                    cand_ids, _ = self._ann.search(query, min(want * self._ann.k_factor, self._ann.ntotal))
+                    if allowed is not None:
+                        cand_ids = cand_ids[np.isin(cand_ids, allowed)]
+                    scores = self._cache.scores(cand_ids, query)
+                    order = np.argsort(-scores, kind="stable")[:want + k]
+                    return self._hits(cand_ids[order], scores[order], rescore=query)[:k]
                 cand_ids, cand_scores = self._ann.search(query, min(want, self._ann.ntotal))
                 if allowed is not None:
                     keep = np.isin(cand_ids, allowed)
@@ -389,12 +427,22 @@ class LocalStore(VectorStore):
         mat = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(-1, self.dim) if blobs else np.empty((0, self.dim), np.float32)
         return np.asarray(out_ids, dtype=np.int64), mat
 
-    def _hits(self, ids: np.ndarray, scores: np.ndarray) -> list[Hit]:
+    def _hits(self, ids: np.ndarray, scores: np.ndarray, rescore: np.ndarray | None = None) -> list[Hit]:
+        """Hits for `ids` read from SQLite (rows deleted since the index saw them drop out); with `rescore`
+        (the query) the scores are recomputed in float32 from the rows' vectors and the hits re-sorted."""
         if not len(ids):
             return []
         wanted = ids.tolist()
         marks = ",".join("?" * len(wanted))
-        rows = {r[0]: r for r in self._db.execute(f"SELECT {HIT_COLUMNS} FROM images WHERE id IN ({marks})", wanted)}
+        if rescore is not None:
+            rows, exact = {}, {}
+            for r in self._db.execute(f"SELECT {HIT_COLUMNS}, vector FROM images WHERE id IN ({marks})", wanted):
+                rows[r[0]] = r[:-1]
+                exact[r[0]] = float(np.frombuffer(r[-1], dtype=np.float32) @ rescore)
+            wanted = sorted(rows, key=lambda i: -exact[i])
+            scores = np.asarray([exact[i] for i in wanted], dtype=np.float32)
+        else:
+            rows = {r[0]: r for r in self._db.execute(f"SELECT {HIT_COLUMNS} FROM images WHERE id IN ({marks})", wanted)}
         seen: set[int] = set()
         hits = []
         for item_id, score in zip(wanted, scores.tolist(), strict=True):
