@@ -4,6 +4,8 @@ pointed at it through AWS_ENDPOINT_URL_BEDROCK_RUNTIME, as users do."""
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -65,3 +67,16 @@ def bedrock(server: ServerProcess):  # type: ignore[no-untyped-def]
 def bedrock_no_retry(server: ServerProcess):  # type: ignore[no-untyped-def]
     # `max_attempts` would still retry once (it counts retries); `total_max_attempts` counts every call.
     return make_client(retries={"total_max_attempts": 1, "mode": "standard"})
+
+
+JS_DIR = ROOT / "tests" / "js"
+
+
+@pytest.fixture(scope="session")
+def js_sdk() -> Path:
+    """The AWS SDK for JavaScript v3, pinned in tests/js/package-lock.json, installed on first use."""
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        pytest.skip("node and npm are not installed: the AWS SDK for JavaScript v3 test needs them")
+    if not (JS_DIR / "node_modules" / "@aws-sdk" / "client-bedrock-runtime").is_dir():
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=JS_DIR, check=True, timeout=300)
+    return JS_DIR

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -155,15 +154,6 @@ def test_boto3_sigv4_over_https(tls_server: ThreadServer, tmp_path: Path) -> Non
 
 
 # -- AWS SDK for JavaScript v3: its own SigV4 signer, over HTTP/2 -------------------------------------
-@pytest.fixture(scope="module")
-def js_sdk() -> Path:
-    if shutil.which("node") is None or shutil.which("npm") is None:
-        pytest.skip("node and npm are not installed: the AWS SDK for JavaScript v3 test needs them")
-    if not (JS_DIR / "node_modules" / "@aws-sdk" / "client-bedrock-runtime").is_dir():
-        subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=JS_DIR, check=True, timeout=300)
-    return JS_DIR
-
-
 def run_js(endpoint: str, model_id: str, secret: str) -> tuple[int, dict[str, Any]]:
     env = {**os.environ, "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": endpoint, "AWS_REGION": "us-east-1",
            "AWS_CONFIG_FILE": str(JS_DIR / "no-such-config"), "AWS_SHARED_CREDENTIALS_FILE": str(JS_DIR / "no-such-file"),

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -119,15 +118,6 @@ def test_langchain_dimensions_sends_a_field_titan_multimodal_rejects(server) -> 
 
 
 # -- AWS SDK for JavaScript v3 ------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def js_sdk() -> Path:
-    if shutil.which("node") is None or shutil.which("npm") is None:
-        pytest.skip("node and npm are not installed: the AWS SDK for JavaScript v3 test needs them")
-    if not (JS_DIR / "node_modules" / "@aws-sdk" / "client-bedrock-runtime").is_dir():
-        subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=JS_DIR, check=True, timeout=300)
-    return JS_DIR
-
-
 @pytest.fixture(scope="module")
 def logged_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     """A server of its own with the access log on, so the test can see which protocol each client spoke."""
