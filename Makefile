@@ -51,8 +51,15 @@ system-deps:
 test: install-dev system-deps
 	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(PY) -m pytest $(PYTEST_ARGS)
 
+# The quick benchmarks (ratios against the raw library, same run). The long ones take flags:
+# bench/search.py --sizes 100000,1000000, bench/embeddings.py --siglip-large DIR,
+# bench/generation.py --cpu-seed-request; see each file's docstring.
 bench: install-dev
-	HF_HUB_OFFLINE=1 $(PY) bench/embeddings.py
+	HF_HUB_OFFLINE=1 PYTHONPATH=tests $(PY) bench/embeddings.py
+	HF_HUB_OFFLINE=1 PYTHONPATH=tests $(PY) bench/generation.py
+	HF_HUB_OFFLINE=1 PYTHONPATH=tests $(PY) bench/vision.py
+	HF_HUB_OFFLINE=1 PYTHONPATH=tests $(PY) bench/load.py
+	HF_HUB_OFFLINE=1 PYTHONPATH=tests $(PY) bench/search.py --sizes 100000
 
 clean:
 	rm -rf $(VENV) .pytest_cache
