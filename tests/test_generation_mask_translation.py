@@ -89,3 +89,18 @@ def test_english_phrase_takes_the_first_line_without_quotes(answer: str, phrase:
     from outcrop.protocols.mask_translation import english_phrase
 
     assert english_phrase(answer) == phrase
+
+
+@pytest.mark.parametrize("helper", ["acme.not-served-v1", "amazon.titan-embed-image-v1"])
+def test_misconfigured_translator_is_the_deployments_error_not_the_callers(helper: str) -> None:
+    """A translator id the profile does not serve, or one that is not a chat model, is a 424 from the
+    deployment: the caller's request was valid, so it must not read as a ValidationException."""
+    import asyncio
+
+    from outcrop.config import Settings
+    from outcrop.errors import ModelErrorException
+    from outcrop.server.runtime import Runtime
+
+    runtime = Runtime.build(Settings.from_env(profile="test"))
+    with pytest.raises(ModelErrorException, match=helper):
+        asyncio.run(runtime.chat_engine(helper))

@@ -22,13 +22,13 @@ class Runtime:
     async def chat_engine(self, model_id: str, wait_s: float | None = None) -> Any:
         """The engine behind `model_id` when its protocol supports Converse (the `InvokeContext.chat_engine`
         accessor); a configured id that is missing or not a chat model is the deployment's error."""
-        from outcrop.errors import ModelErrorException, ResourceNotFoundException
+        from outcrop.errors import ModelErrorException, ValidationException
         from outcrop.protocols import get_protocol
         from outcrop.protocols.base import CONVERSE
 
         try:
             entry = self.table.resolve(model_id)
-        except ResourceNotFoundException:
+        except ValidationException:  # the table's answer to an id it does not serve
             entry = None
         if entry is None or CONVERSE not in get_protocol(entry.protocol).operations:
             raise ModelErrorException(f"This deployment's helper model '{model_id}' is not a chat model it serves.",
