@@ -138,8 +138,7 @@ class EmbeddingEngine(Engine):
                     vector = vector @ self._projection(task.dimensions)
                 if task.normalize:
                     vector = F.normalize(vector, dim=-1)
-                tokens = self.count_tokens(task.text) if task.text is not None else 0
-                results.append(EmbedResult(vector=vector.cpu().tolist(), text_tokens=tokens))
+                results.append(EmbedResult(vector=vector.cpu().tolist()))
         return results
 
 

@@ -17,5 +17,6 @@ class EmbedTask:
 
 @dataclass(frozen=True)
 class EmbedResult:
+    """The vector; the text's token count comes from the engine's `check`, before the work is queued."""
+
     vector: list[float]
-    text_tokens: int
