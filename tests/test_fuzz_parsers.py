@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from PIL import Image
 from pydantic import BaseModel
 
-from outcrop.errors import ValidationException
+from outcrop.errors import ResourceNotFoundException, ValidationException
 from outcrop.protocols import PROTOCOL_CLASSES, get_protocol
 from outcrop.protocols.images import ImageLimits, decode_image, open_image
 from outcrop.protocols.validation import parse_body
@@ -95,6 +95,8 @@ def run_parser(name: str, parse: Callable[[bytes], Any], body: bytes) -> None:
         parse(body)
     except ValidationException as exc:
         assert exc.status == 400 and exc.message and "Traceback" not in exc.message
+    except ResourceNotFoundException as exc:  # a well-formed body naming what this server lacks (a guardrail)
+        assert exc.status == 404 and exc.message and "Traceback" not in exc.message
 
 
 PARSERS = protocol_parsers()
