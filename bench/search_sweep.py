@@ -8,6 +8,10 @@ as the store does. Prints p50/p99 (search + re-rank), recall@10 vs exact, and th
 (coarse assignment + encoding, per wall second on all threads).
 
     PYTHONPATH=src python bench/search_sweep.py --n 1000000 --nlist 1024,4096 --kinds pq4fs,sq8
+    PYTHONPATH=src python bench/search_sweep.py --n 1000000 --nlist 1000 --kinds pq4fs,pq4fs2 --rotate   # the store's ivfpq
+
+--rotate turns data and queries by one random orthogonal rotation first (as the store's ivfpq does):
+inner products, hence the exact neighbours, are unchanged; what changes is how PQ's error falls.
 """
 
 from __future__ import annotations
@@ -55,6 +59,7 @@ def main() -> None:
     p.add_argument("--train-per-list", type=int, default=16)
     p.add_argument("--queries", type=int, default=500)
     p.add_argument("--rerank", choices=("f16", "f32"), default="f16")
+    p.add_argument("--rotate", action="store_true", help="random orthogonal rotation before the index (the store's ivfpq)")
     a = p.parse_args()
     t = time.perf_counter()
     if a.data == "powerlaw":
@@ -68,6 +73,11 @@ def main() -> None:
         x, qs = src.data, src.queries(a.queries)
     gt = exact_topk(src, qs, 10)
     store = x.astype(np.float16) if a.rerank == "f16" else x
+    raw_qs = qs
+    if a.rotate:  # the index sees rotated vectors; re-ranking uses the originals (same inner products)
+        rotation = faiss.RandomRotationMatrix(x.shape[1], x.shape[1])
+        rotation.init(1234)
+        x, qs = rotation.apply(x), rotation.apply(qs)
     n, d = x.shape
     ids = np.arange(n, dtype=np.int64)
     print(f"data {a.data} n={n:,} ready in {time.perf_counter() - t:.0f} s; rerank from {a.rerank}", flush=True)
@@ -111,12 +121,12 @@ def main() -> None:
                 index.nprobe = nprobe
                 for kf in map(int, a.kfactor.split(",")) if kind != "flat" else [1]:
                     lat, rec = [], []
-                    for q, g in zip(qs, gt):
+                    for q, raw_q, g in zip(qs, raw_qs, gt):
                         t0 = time.perf_counter()
                         _, cand = index.search(q[None], 10 * kf)
                         cand = cand[0][cand[0] >= 0]
                         if kind != "flat":
-                            sc = store[cand].astype(np.float32) @ q
+                            sc = store[cand].astype(np.float32) @ raw_q
                             top = cand[np.argsort(-sc)[:10]]
                         else:
                             top = cand[:10]

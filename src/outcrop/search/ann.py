@@ -1,12 +1,17 @@
 """Approximate nearest-neighbour index (faiss) over unit vectors, inner product = cosine.
 
-Chosen by measurement (notes/search.md "Third pass", bench/search_sweep.py, bench/search.py): the
-default `ivfpq` is IVF with 4-bit PQ fast-scan codes (one 4-bit code per 2 dimensions: 256 bytes for
-a 1024-d vector, 1/16 of float32) and an exact (flat) coarse quantizer. Scanning full-precision lists
+Chosen by measurement (bench/search_sweep.py for faiss alone, bench/search.py through the store): the
+default `ivfpq` is IVF with 4-bit PQ fast-scan codes (one 4-bit code per 4 dimensions: 128 bytes for
+a 1024-d vector, 1/32 of float32) and an exact (flat) coarse quantizer. Scanning full-precision lists
 (`ivf`, IVF-Flat, the second pass's default) is memory-bound at 1M x 1024-d: recall 0.89 at nprobe 64
 already cost 29 ms p99. Fast-scan codes are scanned from registers, so many more lists can be probed;
 the store asks for k * k_factor candidates and re-ranks them exactly (`compressed`, see
-search/vectors.py). Adding a batch is one BLAS product against the centroids plus PQ encoding.
+search/vectors.py). Vectors are first turned by a fixed random orthogonal rotation (inner products
+unchanged): real embeddings are anisotropic, and 4-bit codes over 2-d slices of the raw coordinates
+put most of their error in the few high-variance dimensions, which are where queries point too. The
+rotation spreads the variance evenly over the slices. At 1M powerlaw vectors (1,000 lists, 128 probed)
+it took recall@10 from 0.913 (2-d slices, 400 re-ranked) to 0.963, the lists' own ceiling, with 100
+re-ranked; with it, 4-d slices (half the bytes to scan) lose almost nothing (bench/search_sweep.py --rotate). Adding a batch is one BLAS product against the centroids plus PQ encoding.
 Training is bounded (TRAIN_PER_LIST points per list, TRAIN_ITERS k-means iterations) because it is
 paid again each time the collection outgrows its lists (`needs_retrain`). `ivf` and HNSW-Flat stay
 selectable. Files are written to a temporary name and `os.replace`d, so a crash never leaves a torn index.
@@ -14,27 +19,29 @@ selectable. Files are written to a temporary name and `os.replace`d, so a crash 
 
 from __future__ import annotations
 
+import functools
 import os
-from pathlib import Path
-
+import sys
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 
 KINDS = ("ivfpq", "ivf", "hnsw")
 DEFAULT_KIND = "ivfpq"
 COMPRESSED_KINDS = ("ivfpq",)  # approximate scores: the store re-ranks on exact vectors
-PQ_DIMS_PER_CODE = 2  # a 4-bit code (fast-scan needs 4-bit) per 2 dims: 256 B at 1024-d; per 4 dims lost 0.06 recall at 1M
+PQ_DIMS_PER_CODE = 4  # a 4-bit code (fast-scan needs 4-bit) per 4 rotated dims: 128 B at 1024-d (per 2 dims: 2x the scan, same recall)
 TRAIN_PER_LIST = 16  # IVF-Flat k-means sample per list (4*sqrt(N) lists: more would cost minutes per retrain)
 TRAIN_PER_LIST_PQ = 64  # ivfpq (~4x fewer lists): at 1M list imbalance 2.79 -> 1.83 vs 16, same recall, shorter scans
 TRAIN_ITERS = 10
-LISTS_PER_SQRT_N = 1.25  # ivfpq: 1,000 lists when trained at 640k (measured at 1M with 1,024: notes "Third pass")
+LISTS_PER_SQRT_N = 1.25  # ivfpq: 1,000 lists when trained at 640k (swept at 1M with 1,024 and 4,096)
 PQ_TRAIN_ITERS = 10
 PQ_TRAIN_PER_CODE = 64  # residuals per codeword for each 4-d sub-quantizer's k-means (1,024 points)
 GROWTH = 8  # retrain IVF once it holds GROWTH x the vectors it was trained on (amortised O(1) per insert)
-DEFAULT_NPROBE = 128  # ivfpq at 1M powerlaw: ~13 % of ~1,000 lists; IVF-Flat's own ceiling there is 0.968 (notes "Third pass")
-DEFAULT_K_FACTOR = 40  # ivfpq: candidates re-ranked exactly = k * k_factor (20: -0.04 recall at 1M, 100: 2x the time)
+DEFAULT_NPROBE = 160  # ivfpq, 1M powerlaw through the store: 16 % of 1,000 lists, recall@10 0.968, p99 6.2 ms (128: 0.962, 192: 0.973)
+DEFAULT_K_FACTOR = 20  # ivfpq: candidates re-ranked exactly = k * k_factor (at 1M, 10: 0.957, 40: 0.972 for +1.6 ms p99)
 DEFAULT_EF_SEARCH = 96
+ROTATION_SEED = 1234  # ivfpq: the random orthogonal rotation applied before the coarse quantizer and PQ
 
 
 def ivf_nlist(n: int, kind: str = "ivf") -> int:
@@ -51,16 +58,81 @@ def train_per_list(kind: str) -> int:
 
 def pq_codes(dim: int) -> int:
     """Sub-quantizers for `dim`: one per PQ_DIMS_PER_CODE dims (fewer dims per code when it does not divide)."""
-    for per in (PQ_DIMS_PER_CODE, 1):
+    for per in (PQ_DIMS_PER_CODE, 2, 1):
         if dim % per == 0:
             return dim // per
     return dim
 
 
+# faiss-cpu wheels bundle their own OpenBLAS (0.3.15 in faiss-cpu 1.15), which picks its kernels from
+# the CPU model. Virtual machines often hide the model, and then it falls back to generic SSE3 code
+# ("Prescott"): here 65 GFLOPS against 217 with its AVX-512 kernels (numpy's newer OpenBLAS: 330), so
+# k-means took 26.6 s instead of 5.6 s and adds ran at half speed. OpenBLAS reads OPENBLAS_CORETYPE
+# once, when the library loads, so we set it, from the CPU's own feature flags, for faiss's import only.
+# A user's OPENBLAS_CORETYPE wins; no flags we know of, nothing changes.
+_AVX512 = {"avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl"}
+_AVX2 = {"avx2", "fma"}
+
+
+def openblas_coretype(cpu_flags: set[str]) -> str | None:
+    """The OpenBLAS kernel set these CPU flags can run, or None to leave OpenBLAS's own choice."""
+    if _AVX512 <= cpu_flags:
+        return "SkylakeX"
+    if _AVX2 <= cpu_flags:
+        return "Haswell"
+    return None
+
+
+def _cpu_flags() -> set[str]:
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as fh:
+            for line in fh:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
 def _faiss():  # type: ignore[no-untyped-def]
+    if "faiss" not in sys.modules and "OPENBLAS_CORETYPE" not in os.environ:
+        coretype = openblas_coretype(_cpu_flags())
+        if coretype:
+            os.environ["OPENBLAS_CORETYPE"] = coretype
+            try:
+                import faiss
+            finally:
+                del os.environ["OPENBLAS_CORETYPE"]  # numpy's OpenBLAS is loaded already; children keep theirs
     import faiss
 
     return faiss
+
+
+@functools.cache
+def _numpy_blas():  # type: ignore[no-untyped-def]
+    """threadpoolctl handle on numpy's BLAS alone (not faiss's): see AnnIndex._rotated."""
+    from threadpoolctl import ThreadpoolController
+
+    controller = ThreadpoolController()
+    return controller.select(filepath=[lib.filepath for lib in controller.lib_controllers
+                                       if lib.user_api == "blas" and "faiss" not in lib.filepath])
+
+
+def _unwrap_rotation(index: object) -> tuple[object, np.ndarray | None]:
+    """(the index to add to and search, the (d, d) matrix R with rotated = x @ R, or None). The file
+    keeps faiss's IndexPreTransform(RandomRotationMatrix, IVF), so it describes itself; at run time we
+    skip the wrapper and rotate with numpy (see AnnIndex._rotated). Files from before the rotation
+    hold a bare IVF index and load unchanged."""
+    faiss = _faiss()
+    if index is None or not isinstance(index, faiss.IndexPreTransform):
+        return index, None
+    if index.chain.size() != 1:
+        raise ValueError("unsupported ANN index file: more than one pre-transform")
+    transform = faiss.downcast_VectorTransform(index.chain.at(0))
+    matrix = faiss.vector_to_array(transform.A).reshape(transform.d_out, transform.d_in)  # y = A x
+    if transform.have_bias:
+        raise ValueError("unsupported ANN index file: a pre-transform with a bias")
+    return index.index, np.ascontiguousarray(matrix.T, dtype=np.float32)
 
 
 class AnnIndex:
@@ -69,6 +141,7 @@ class AnnIndex:
     def __init__(self, index: object, kind: str, nprobe: int = DEFAULT_NPROBE, ef_search: int = DEFAULT_EF_SEARCH,
                  trained_on: int = 0, k_factor: int = DEFAULT_K_FACTOR) -> None:
         self.index = index
+        self._target, self._rotation = _unwrap_rotation(index)
         self.kind = kind
         self.trained_on = trained_on
         self.set_params(nprobe=nprobe, ef_search=ef_search, k_factor=k_factor)
@@ -116,6 +189,11 @@ class AnnIndex:
         codebooks are trained on the residuals of the same sample)."""
         faiss = _faiss()
         sample = np.ascontiguousarray(sample, dtype=np.float32)
+        rotation = None
+        if kind == "ivfpq":  # everything below (centroids, codebooks) lives in the rotated space
+            rotation = faiss.RandomRotationMatrix(dim, dim)
+            rotation.init(ROTATION_SEED)
+            sample = np.ascontiguousarray(sample @ faiss.vector_to_array(rotation.A).reshape(dim, dim).T)
         # Coarse k-means (BLAS-heavy: all threads), spherical like faiss's own IVF training for inner product.
         cp = faiss.ClusteringParameters()
         cp.niter, cp.max_points_per_centroid, cp.spherical, cp.seed = TRAIN_ITERS, train_per_list(kind), True, 1
@@ -138,6 +216,8 @@ class AnnIndex:
             index.train(sample)  # no-op beyond bookkeeping: the quantizer is trained
         index.own_fields = True  # the index frees its quantizer
         quantizer.this.disown()
+        if rotation is not None:
+            index = faiss.IndexPreTransform(rotation, index)  # applied to every add and query; saved in the file
         return cls(index, kind, **params)
 
     def needs_retrain(self) -> bool:
@@ -166,7 +246,7 @@ class AnnIndex:
             picks = ids[np.sort(rng.choice(total, min(total, TRAIN_PER_LIST_PQ * nlist), replace=False))]
             dim = int(ivf.d)
             del ivf, invlists  # views into self.index
-            self.index = None  # free the old codes before the new ones grow
+            self.index = self._target = None  # free the old codes before the new ones grow
             new = AnnIndex.trained_ivf(dim, nlist, vectors_of(picks), "ivfpq", **params)
             for start in range(0, total, 65536):
                 chunk = ids[start:start + 65536]
@@ -204,15 +284,32 @@ class AnnIndex:
 
     @property
     def ntotal(self) -> int:
-        if self.index is None:
+        if self._target is None:
             return 0
-        return int(self.index.ntotal)  # type: ignore[attr-defined]
+        return int(self._target.ntotal)  # type: ignore[attr-defined]
+
+    def _sync_wrapper(self) -> None:
+        """Adds and removes bypass the rotation wrapper; keep its count (saved in the file) in step."""
+        if self.index is not self._target:
+            self.index.ntotal = self._target.ntotal  # type: ignore[attr-defined]
 
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         if len(ids):
-            self.index.add_with_ids(  # type: ignore[attr-defined]
-                np.ascontiguousarray(vectors, dtype=np.float32), np.ascontiguousarray(ids, dtype=np.int64)
+            self._target.add_with_ids(  # type: ignore[attr-defined]
+                self._rotated(vectors), np.ascontiguousarray(ids, dtype=np.int64)
             )
+            self._sync_wrapper()
+
+    def _rotated(self, vectors: np.ndarray) -> np.ndarray:
+        """The stored rotation, applied by numpy (its BLAS is the fastest in the process), on one
+        thread: numpy's BLAS threads spin after a product. In an add they fought faiss's OpenMP threads
+        for the 2 cores (21k adds/s on 2 threads, 29k/s on 1); after a query they burnt a second core
+        (CPU time per query 2x its wall time at 1M) to save 80 us."""
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        if self._rotation is None:
+            return vectors
+        with _numpy_blas().limit(limits=1):
+            return np.ascontiguousarray(vectors @ self._rotation)
 
     @property
     def can_remove(self) -> bool:
@@ -221,7 +318,8 @@ class AnnIndex:
     def remove(self, ids: np.ndarray) -> None:
         """IVF removes in place; HNSW cannot, so its stale ids are filtered by the caller."""
         if self.can_remove and len(ids):
-            self.index.remove_ids(np.ascontiguousarray(ids, dtype=np.int64))  # type: ignore[attr-defined]
+            self._target.remove_ids(np.ascontiguousarray(ids, dtype=np.int64))  # type: ignore[attr-defined]
+            self._sync_wrapper()
 
     def search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """(ids, scores) of the k nearest, best first; -1 ids (empty slots) removed. For a `compressed`
@@ -234,7 +332,7 @@ class AnnIndex:
         before = faiss.omp_get_max_threads()
         faiss.omp_set_num_threads(1)
         try:
-            scores, ids = self.index.search(np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32), k)  # type: ignore[attr-defined]
+            scores, ids = self._target.search(self._rotated(query.reshape(1, -1)), k)  # type: ignore[attr-defined]
         finally:
             faiss.omp_set_num_threads(before)
         keep = ids[0] >= 0
