@@ -158,7 +158,7 @@ def main() -> None:
     parser.add_argument("--dim", type=int, default=1024)
     parser.add_argument("--queries", type=int, default=1000)
     parser.add_argument("--batch", type=int, default=1000)
-    parser.add_argument("--nprobe", default="16,32,64", help="IVF nprobe values to sweep (local backend)")
+    parser.add_argument("--nprobe", default="128,160,192", help="IVF nprobe values to sweep (local backend; the store default is 160)")
     parser.add_argument("--k-factor", default="20", help="ivfpq: candidates re-ranked = 10 x k_factor; values to sweep")
     parser.add_argument("--indexer", type=int, default=0, help="only measure indexing images/s vs the model, on N images")
     args = parser.parse_args()

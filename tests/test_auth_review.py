@@ -230,3 +230,32 @@ def test_declared_oversize_body_is_refused_without_reading_it() -> None:
     assert received == []
     assert sent[0]["status"] == 400
     assert dict(sent[0]["headers"])[b"x-amzn-errortype"].startswith(b"ValidationException")
+
+
+def test_sdk_search_client_authenticates_like_a_bedrock_client(auth_server: ThreadServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`search_images(server=...)` signs with the caller's AWS credentials (SigV4, botocore's chain)
+    or sends a Bedrock API key, so it works against a server that has keys."""
+    from outcrop.search.client import search_images
+    from outcrop.search.store import SearchError
+
+    monkeypatch.delenv("AWS_BEARER_TOKEN_BEDROCK", raising=False)
+    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDREVIEWEMBED")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "review-embed-secret")
+    with pytest.raises(SearchError, match="no collection 'nope'"):  # authenticated: the route itself answers
+        search_images("a cat", collection="nope", server=auth_server.url)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "not-the-secret")
+    with pytest.raises(SearchError, match="signature"):
+        search_images("a cat", collection="nope", server=auth_server.url)
+    with pytest.raises(SearchError, match="no collection 'nope'"):
+        search_images("a cat", collection="nope", server=auth_server.url, api_key="review-api-key-token-value")
+    monkeypatch.setenv("AWS_BEARER_TOKEN_BEDROCK", "review-api-key-token-value")
+    with pytest.raises(SearchError, match="no collection 'nope'"):
+        search_images("a cat", collection="nope", server=auth_server.url)
+    monkeypatch.delenv("AWS_BEARER_TOKEN_BEDROCK")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDREVIEWCLAUDE")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "review-claude-secret")
+    with pytest.raises(SearchError, match="not authorized to perform: bedrock:InvokeModel"):
+        search_images("a cat", collection="nope", server=auth_server.url)

@@ -33,9 +33,39 @@ def test_milvus_lite_store_contract(tmp_path: Path) -> None:
     assert store.similar(q[1], 10, Filters(folder="/elsewhere")) == []
     hit = store.get_hit("/photos/0005.png")
     assert hit is not None and store.similar_by_id(hit.id, 3)[0].id != hit.id
+    # Rows are keyed by path: a file indexed again replaces its row, within a batch the last one wins.
+    rows = records(vectors)
+    store.upsert([rows[0], rows[5], records(q[2:3])[0]])  # /photos/0000.png twice in one batch: now q[2]
+    assert store.count() == 299
+    top = store.similar(q[2], 1)[0]
+    assert top.path == "/photos/0000.png" and top.score == pytest.approx(1.0, abs=1e-4)
+    assert len([h for h in store.similar(q[2], 20) if h.path == "/photos/0000.png"]) == 1
     store.close()
     with pytest.raises(CollectionMismatch, match="--reindex"):
         open_collection("c", data_dir=tmp_path, uri=uri, model_key="m", dimension=128)
+
+
+def test_milvus_collection_from_the_auto_id_schema_is_refused_until_reindexed(tmp_path: Path) -> None:
+    """A collection made before rows were keyed by path: clear error naming --reindex, which works."""
+    from pymilvus import DataType, MilvusClient
+
+    uri = str(tmp_path / "milvus.db")
+    client = MilvusClient(uri=uri)
+    schema = client.create_schema(auto_id=True, enable_dynamic_field=False)
+    schema.add_field("id", DataType.INT64, is_primary=True)
+    schema.add_field("vector", DataType.FLOAT_VECTOR, dim=64)
+    schema.add_field("path", DataType.VARCHAR, max_length=4096)
+    index = client.prepare_index_params()
+    index.add_index(field_name="vector", index_type="AUTOINDEX", metric_type="IP")
+    client.create_collection("outcrop_old", schema=schema, index_params=index,
+                             properties={"outcrop.model_id": "m", "outcrop.dimension": "64"})
+    client.close()
+    with pytest.raises(CollectionMismatch, match="older outcrop.*--reindex"):
+        open_collection("old", data_dir=tmp_path, uri=uri, model_key="m", dimension=64)
+    store = open_collection("old", data_dir=tmp_path, uri=uri, model_key="m", dimension=64, reindex=True)
+    store.upsert(records(clustered(10)))
+    assert store.count() == 10
+    store.close()
 
 
 def test_milvus_down_is_a_clear_error(tmp_path: Path) -> None:

@@ -7,14 +7,15 @@ a 1024-d vector, 1/32 of float32) and an exact (flat) coarse quantizer. Scanning
 already cost 29 ms p99. Fast-scan codes are scanned from registers, so many more lists can be probed;
 the store asks for k * k_factor candidates and re-ranks them exactly (`compressed`, see
 search/vectors.py). Vectors are first turned by a fixed random orthogonal rotation (inner products
-unchanged): real embeddings are anisotropic, and 4-bit codes over 2-d slices of the raw coordinates
-put most of their error in the few high-variance dimensions, which are where queries point too. The
-rotation spreads the variance evenly over the slices. At 1M powerlaw vectors (1,000 lists, 128 probed)
-it took recall@10 from 0.913 (2-d slices, 400 re-ranked) to 0.963, the lists' own ceiling, with 100
-re-ranked; with it, 4-d slices (half the bytes to scan) lose almost nothing (bench/search_sweep.py --rotate). Adding a batch is one BLAS product against the centroids plus PQ encoding.
-Training is bounded (TRAIN_PER_LIST points per list, TRAIN_ITERS k-means iterations) because it is
-paid again each time the collection outgrows its lists (`needs_retrain`). `ivf` and HNSW-Flat stay
-selectable. Files are written to a temporary name and `os.replace`d, so a crash never leaves a torn index.
+unchanged; stored in the index file). Real embeddings are anisotropic, and 4-bit codes over slices of
+the raw coordinates put most of their error in the few high-variance dimensions, which are where
+queries point too; the rotation spreads the variance evenly over the slices. At 1M powerlaw vectors
+(1,000 lists, 128 probed) it took recall@10 from 0.913 (2-d slices, 400 re-ranked) to
+0.963, the lists' own ceiling, with 100 re-ranked; after it, 4-d slices (half the bytes to scan) lose
+almost nothing (bench/search_sweep.py --rotate). Adding a batch is a rotation, one BLAS product
+against the centroids and PQ encoding. Training is bounded (TRAIN_PER_LIST points per list,
+TRAIN_ITERS k-means iterations) because it is paid again each time the collection outgrows its lists
+(`needs_retrain`). `ivf` and HNSW-Flat stay selectable. Files are written to a temporary name and `os.replace`d, so a crash never leaves a torn index.
 """
 
 from __future__ import annotations

@@ -1,10 +1,16 @@
 """`search_images`: the SDK entry point (e.g. for `MultimodalAssistant.search_images`), in-process or
-against a running outcrop server's `/outcrop/v1` routes, with the same arguments and result shape."""
+against a running outcrop server's `/outcrop/v1` routes, with the same arguments and result shape.
+
+Against a server it authenticates as a Bedrock client would, so a server with keys accepts it: a
+Bedrock API key (`api_key`, else `AWS_BEARER_TOKEN_BEDROCK`, boto3's own variable) as a bearer
+token, or else a SigV4 signature (service `bedrock`) made by botocore from the usual credential
+chain and region. With neither, the request goes unsigned (a server without keys needs none)."""
 
 from __future__ import annotations
 
 import base64
 import json
+import os
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -16,7 +22,7 @@ from outcrop.search.store import SearchError
 def search_images(
     text: str | None = None, *, image: bytes | Path | None = None, collection: str = "default", k: int = 10,
     server: str | None = None, folder: str | None = None, after: float | None = None, before: float | None = None,
-    min_bytes: int | None = None, timeout: float = 60.0,
+    min_bytes: int | None = None, timeout: float = 60.0, api_key: str | None = None, region: str | None = None,
 ) -> list[dict[str, Any]]:
     """Hits (path, score, size, ...) best first for a text or an image (bytes, or a path to a file)."""
     if (text is None) == (image is None):
@@ -28,17 +34,34 @@ def search_images(
         else:
             data = Path(image).read_bytes() if isinstance(image, Path) else image  # type: ignore[arg-type]
             body["image"] = base64.b64encode(data).decode()
-        request = urllib.request.Request(
-            f"{server.rstrip('/')}/outcrop/v1/collections/{collection}/search",
-            data=json.dumps({k_: v for k_, v in body.items() if v is not None}).encode(),
-            headers={"Content-Type": "application/json"}, method="POST",
-        )
+        url = f"{server.rstrip('/')}/outcrop/v1/collections/{collection}/search"
+        payload = json.dumps({k_: v for k_, v in body.items() if v is not None}).encode()
+        headers = _auth_headers("POST", url, payload, {"Content-Type": "application/json"}, api_key, region)
+        request = urllib.request.Request(url, data=payload, headers=headers, method="POST")
         try:
             with urllib.request.urlopen(request, timeout=timeout) as response:
                 return json.loads(response.read())["hits"]  # type: ignore[no-any-return]
         except urllib.error.HTTPError as exc:
             raise SearchError(json.loads(exc.read() or b"{}").get("message", str(exc))) from None
     return _in_process(text, image, collection, k, folder, after, before, min_bytes)
+
+
+def _auth_headers(method: str, url: str, payload: bytes, headers: dict[str, str], api_key: str | None,
+                  region: str | None) -> dict[str, str]:
+    token = api_key or os.environ.get("AWS_BEARER_TOKEN_BEDROCK")
+    if token:
+        return {**headers, "Authorization": f"Bearer {token}"}
+    import botocore.session
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+
+    session = botocore.session.get_session()
+    credentials = session.get_credentials()
+    if credentials is None:
+        return headers
+    request = AWSRequest(method=method, url=url, data=payload, headers=headers)
+    SigV4Auth(credentials.get_frozen_credentials(), "bedrock", region or session.get_config_variable("region") or "us-east-1").add_auth(request)
+    return dict(request.headers.items())
 
 
 def _in_process(text: str | None, image: bytes | Path | None, collection: str, k: int, folder: str | None,

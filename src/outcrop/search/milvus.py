@@ -1,13 +1,17 @@
 """The scale-out store: Milvus through pymilvus `MilvusClient`. The same code runs on Milvus Lite
 (a local `.db` path) and on a Milvus server or cluster (`http://host:19530`).
 
-Milvus has no multi-row transactions: an upsert deletes the batch's paths, then inserts the batch.
-A crash in between leaves those files missing (never duplicated); the next index run embeds them
-again. The collection's model id and dimension live in its properties.
+Rows are keyed by path (the primary key), so an upsert is Milvus's own `upsert` and a delete is by
+key. The first version keyed rows by an auto id and deleted a batch's paths by filter before each
+insert: Milvus Lite scans the whole collection for such a filter, so indexing slowed as it grew
+(250 rows/s at 100k, 3.2 s per batch of 1,000 already at 20k rows). Those collections are refused
+with a message to re-index. `id`, which hits and `similar_by_id` use, is a stable 63-bit hash of the
+path. The collection's model id, dimension and schema version live in its properties.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -17,6 +21,7 @@ import numpy as np
 from outcrop.search.store import (
     BackendUnavailable,
     CollectionInfo,
+    CollectionMismatch,
     CollectionNotFound,
     Filters,
     Hit,
@@ -29,6 +34,13 @@ from outcrop.search.store import (
 PREFIX = "outcrop_"
 FIELDS = ["id", "path", "size", "mtime", "content_hash", "width", "height", "taken_at"]
 CONNECT_TIMEOUT_S = 10.0
+SCHEMA_VERSION = "2"  # 2: path is the primary key (1, unmarked: auto-id key, delete-by-filter upserts)
+MAX_PATH = 4096
+
+
+def path_id(path: str) -> int:
+    """A stable positive int64 for a path (collisions: ~5e-8 at 1M paths)."""
+    return int.from_bytes(hashlib.blake2b(path.encode("utf-8", "surrogateescape"), digest_size=8).digest(), "big") >> 1
 
 
 def _client(uri: str) -> Any:
@@ -63,15 +75,20 @@ class MilvusStore(VectorStore):
         self.info = CollectionInfo(name=name, model_id=props.get("outcrop.model_id", "?"),
                                    dimension=int(props.get("outcrop.dimension", 0)),
                                    backend="milvus", location=f"{uri}#{self.collection}")
+        if props.get("outcrop.schema") != SCHEMA_VERSION:
+            raise CollectionMismatch(
+                f"collection '{name}' in Milvus at {uri} was made by an older outcrop, whose rows every "
+                f"update had to scan for. Re-index it: `outcrop index DIR --collection {name} --uri {uri} --reindex`."
+            )
         self.client.load_collection(self.collection)
 
     def _create(self, model_id: str, dimension: int, index_type: str) -> None:
         from pymilvus import DataType
 
-        schema = self.client.create_schema(auto_id=True, enable_dynamic_field=False)
-        schema.add_field("id", DataType.INT64, is_primary=True)
+        schema = self.client.create_schema(auto_id=False, enable_dynamic_field=False)
+        schema.add_field("path", DataType.VARCHAR, max_length=MAX_PATH, is_primary=True)
+        schema.add_field("id", DataType.INT64)  # path_id(path)
         schema.add_field("vector", DataType.FLOAT_VECTOR, dim=dimension)
-        schema.add_field("path", DataType.VARCHAR, max_length=4096)
         schema.add_field("content_hash", DataType.VARCHAR, max_length=64)
         schema.add_field("size", DataType.INT64)
         schema.add_field("mtime", DataType.DOUBLE)
@@ -83,7 +100,8 @@ class MilvusStore(VectorStore):
         index.add_index(field_name="vector", index_type=index_type, metric_type="IP")
         # Collection properties, not the description: Milvus Lite drops descriptions.
         self.client.create_collection(self.collection, schema=schema, index_params=index,
-                                      properties={"outcrop.model_id": model_id, "outcrop.dimension": str(dimension)})
+                                      properties={"outcrop.model_id": model_id, "outcrop.dimension": str(dimension),
+                                                  "outcrop.schema": SCHEMA_VERSION})
 
     def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
         try:
@@ -98,17 +116,17 @@ class MilvusStore(VectorStore):
         vecs = normalize(np.stack([np.asarray(r.vector, dtype=np.float32).reshape(-1) for r in records]))
         if vecs.shape[1] != self.info.dimension:
             self.check_compatible(self.info.model_id, int(vecs.shape[1]))
-        self.delete([r.path for r in records])
-        rows = [{"vector": v.tolist(), "path": r.path, "content_hash": r.content_hash, "size": r.size, "mtime": r.mtime,
+        latest = {r.path: i for i, r in enumerate(records)}  # one row per key: the last record for a path wins
+        records = [records[i] for i in sorted(latest.values())]
+        vecs = vecs[sorted(latest.values())]
+        rows = [{"vector": v.tolist(), "path": r.path, "id": path_id(r.path), "content_hash": r.content_hash, "size": r.size, "mtime": r.mtime,
                  "date": r.date, "width": r.width if r.width is not None else -1, "height": r.height if r.height is not None else -1,
                  "taken_at": r.taken_at if r.taken_at is not None else -1.0} for r, v in zip(records, vecs, strict=True)]
-        self._call("insert", self.client.insert, self.collection, rows)
+        self._call("upsert", self.client.upsert, self.collection, rows)
 
     def delete(self, paths: Sequence[str]) -> None:
-        for start in range(0, len(paths), 500):
-            chunk = paths[start:start + 500]
-            expr = "path in [" + ", ".join(_quote(p) for p in chunk) + "]"
-            self._call("delete", self.client.delete, self.collection, filter=expr)
+        for start in range(0, len(paths), 1000):
+            self._call("delete", self.client.delete, self.collection, ids=list(paths[start:start + 1000]))
 
     # -- reads -----------------------------------------------------------------------------------
     def count(self) -> int:
@@ -148,7 +166,7 @@ class MilvusStore(VectorStore):
             self.check_compatible(self.info.model_id, int(query.shape[0]))
         result = self._call("search", self.client.search, self.collection, data=[query.tolist()], limit=k,
                             filter=_expr(filters) if filters else "", output_fields=FIELDS, search_params={"metric_type": "IP"})
-        return [_hit(r["entity"] | {"id": r["id"]}, float(r["distance"])) for r in result[0]]
+        return [_hit(r["entity"], float(r["distance"])) for r in result[0]]
 
     def similar_by_id(self, item_id: int, k: int = 10, filters: Filters | None = None) -> list[Hit]:
         vector = self.vector_of(item_id)
