@@ -242,3 +242,23 @@ def test_faiss_blas_runs_the_kernels_the_cpu_has() -> None:
     assert not out["env_left"]
     if out["want"] and out["got"]:  # a faiss build without its own OpenBLAS (conda, MKL) has nothing to fix
         assert [a.lower() for a in out["got"]] == [out["want"].lower()]
+
+
+def test_concurrent_queries_leave_numpy_blas_threads_as_they_were(tmp_path: Path) -> None:
+    """The rotation limits numpy's BLAS to one thread, a process-wide setting: queries from many
+    threads at once must restore it, or every later numpy product in the server stays single-threaded."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from outcrop.search.ann import _numpy_blas
+
+    stores = [LocalStore(tmp_path / name, name, model_id="m", dimension=1024, exact_max=200) for name in ("a", "b", "c", "d")]
+    for store in stores:  # one lock per store: only queries on different collections run at once
+        store.upsert(records(clustered(1500, dim=1024, seed=3)))
+        assert store._ann is not None and store._ann._rotation is not None
+    before = [lib["num_threads"] for lib in _numpy_blas().info()]
+    queries = clustered(800, dim=1024, seed=4)
+    with ThreadPoolExecutor(8) as pool:
+        assert all(len(hits) == 5 for hits in pool.map(lambda i: stores[i % 4].similar(queries[i], 5), range(800)))
+    assert [lib["num_threads"] for lib in _numpy_blas().info()] == before
+    for store in stores:
+        store.close()

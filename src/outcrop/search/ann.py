@@ -23,6 +23,7 @@ from __future__ import annotations
 import functools
 import os
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -107,6 +108,9 @@ def _faiss():  # type: ignore[no-untyped-def]
     import faiss
 
     return faiss
+
+
+_NUMPY_BLAS_LOCK = threading.Lock()
 
 
 @functools.cache
@@ -309,7 +313,7 @@ class AnnIndex:
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         if self._rotation is None:
             return vectors
-        with _numpy_blas().limit(limits=1):
+        with _NUMPY_BLAS_LOCK, _numpy_blas().limit(limits=1):  # the limit is process-wide: no interleaved set/restore
             return np.ascontiguousarray(vectors @ self._rotation)
 
     @property
