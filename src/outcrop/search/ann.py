@@ -40,8 +40,8 @@ LISTS_PER_SQRT_N = 1.25  # ivfpq: 1,000 lists when trained at 640k (swept at 1M 
 PQ_TRAIN_ITERS = 10
 PQ_TRAIN_PER_CODE = 64  # residuals per codeword for each 4-d sub-quantizer's k-means (1,024 points)
 GROWTH = 8  # retrain IVF once it holds GROWTH x the vectors it was trained on (amortised O(1) per insert)
-DEFAULT_NPROBE = 160  # ivfpq, 1M powerlaw through the store: 16 % of 1,000 lists, recall@10 0.968, p99 6.2 ms (128: 0.962, 192: 0.973)
-DEFAULT_K_FACTOR = 20  # ivfpq: candidates re-ranked exactly = k * k_factor (at 1M, 10: 0.957, 40: 0.972 for +1.6 ms p99)
+DEFAULT_NPROBE = 160  # ivfpq, 1M powerlaw through the store: 16 % of 1,000 lists, recall@10 0.966, p99 6.0 ms (128: 0.956, 192: 0.972)
+DEFAULT_K_FACTOR = 20  # ivfpq: candidates re-ranked exactly = k * k_factor (at 1M, 10: 0.958, 40: 0.969 for +1.9 ms p99)
 DEFAULT_EF_SEARCH = 96
 ROTATION_SEED = 1234  # ivfpq: the random orthogonal rotation applied before the coarse quantizer and PQ
 
