@@ -67,7 +67,7 @@ def test_paths_outside_roots_are_refused(setup: tuple[str, Path, Path], path: st
 
 
 def test_bad_requests(setup: tuple[str, Path, Path]) -> None:
-    url, _, _ = setup
+    url, root, _ = setup
     r = httpx.post(f"{url}/outcrop/v1/collections/nope/search", json={"text": "x"}, timeout=60)
     assert r.status_code == 404 and "no collection 'nope'" in r.json()["message"]
     r = httpx.post(f"{url}/outcrop/v1/collections/..%2Fetc/search", json={"text": "x"}, timeout=60)
@@ -78,8 +78,9 @@ def test_bad_requests(setup: tuple[str, Path, Path]) -> None:
     assert r.status_code == 400
     r = httpx.post(f"{url}/outcrop/v1/collections/pics/search", json={"text": "x", "k": 0}, timeout=60)
     assert r.status_code == 400
-    with pytest.raises(SearchError):
+    with pytest.raises(SearchError, match="no collection 'nope'") as missing:
         search_images("x", collection="nope", server=url)
+    assert str(root.parent) not in str(missing.value)  # the server's folders stay private
 
 
 def test_search_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

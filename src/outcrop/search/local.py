@@ -70,7 +70,7 @@ class LocalStore(VectorStore):
         self._ann_params: dict[str, int] = {"nprobe": nprobe, "k_factor": k_factor}
         db = folder / "collection.sqlite"
         if not db.exists() and (model_id is None or dimension is None):
-            raise CollectionNotFound(f"no collection '{name}' (looked in {folder}); create it with `outcrop index DIR --collection {name}`")
+            raise CollectionNotFound(f"no collection '{name}' in this data directory; create it with `outcrop index DIR --collection {name}`")
         folder.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(db, check_same_thread=False, isolation_level=None, timeout=30)
         self._db.execute("PRAGMA journal_mode=WAL")
