@@ -123,21 +123,26 @@ def _numpy_blas():  # type: ignore[no-untyped-def]
                                        if lib.user_api == "blas" and "faiss" not in lib.filepath])
 
 
+def _right_matrix(transform: object) -> np.ndarray:
+    """faiss's linear transform y = A x as the (d_in, d_out) matrix R with y = x @ R, for numpy."""
+    matrix = _faiss().vector_to_array(transform.A).reshape(transform.d_out, transform.d_in)  # type: ignore[attr-defined]
+    return np.ascontiguousarray(matrix.T, dtype=np.float32)
+
+
 def _unwrap_rotation(index: object) -> tuple[object, np.ndarray | None]:
     """(the index to add to and search, the (d, d) matrix R with rotated = x @ R, or None). The file
     keeps faiss's IndexPreTransform(RandomRotationMatrix, IVF), so it describes itself; at run time we
     skip the wrapper and rotate with numpy (see AnnIndex._rotated). Files from before the rotation
     hold a bare IVF index and load unchanged."""
     faiss = _faiss()
-    if index is None or not isinstance(index, faiss.IndexPreTransform):
+    if not isinstance(index, faiss.IndexPreTransform):
         return index, None
     if index.chain.size() != 1:
         raise ValueError("unsupported ANN index file: more than one pre-transform")
     transform = faiss.downcast_VectorTransform(index.chain.at(0))
-    matrix = faiss.vector_to_array(transform.A).reshape(transform.d_out, transform.d_in)  # y = A x
     if transform.have_bias:
         raise ValueError("unsupported ANN index file: a pre-transform with a bias")
-    return index.index, np.ascontiguousarray(matrix.T, dtype=np.float32)
+    return index.index, _right_matrix(transform)
 
 
 class AnnIndex:
@@ -198,7 +203,7 @@ class AnnIndex:
         if kind == "ivfpq":  # everything below (centroids, codebooks) lives in the rotated space
             rotation = faiss.RandomRotationMatrix(dim, dim)
             rotation.init(ROTATION_SEED)
-            sample = np.ascontiguousarray(sample @ faiss.vector_to_array(rotation.A).reshape(dim, dim).T)
+            sample = np.ascontiguousarray(sample @ _right_matrix(rotation))
         # Coarse k-means (BLAS-heavy: all threads), spherical like faiss's own IVF training for inner product.
         cp = faiss.ClusteringParameters()
         cp.niter, cp.max_points_per_centroid, cp.spherical, cp.seed = TRAIN_ITERS, train_per_list(kind), True, 1
@@ -293,17 +298,11 @@ class AnnIndex:
             return 0
         return int(self._target.ntotal)  # type: ignore[attr-defined]
 
-    def _sync_wrapper(self) -> None:
-        """Adds and removes bypass the rotation wrapper; keep its count (saved in the file) in step."""
-        if self.index is not self._target:
-            self.index.ntotal = self._target.ntotal  # type: ignore[attr-defined]
-
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         if len(ids):
             self._target.add_with_ids(  # type: ignore[attr-defined]
                 self._rotated(vectors), np.ascontiguousarray(ids, dtype=np.int64)
             )
-            self._sync_wrapper()
 
     def _rotated(self, vectors: np.ndarray) -> np.ndarray:
         """The stored rotation, applied by numpy (its BLAS is the fastest in the process), on one
@@ -324,7 +323,6 @@ class AnnIndex:
         """IVF removes in place; HNSW cannot, so its stale ids are filtered by the caller."""
         if self.can_remove and len(ids):
             self._target.remove_ids(np.ascontiguousarray(ids, dtype=np.int64))  # type: ignore[attr-defined]
-            self._sync_wrapper()
 
     def search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """(ids, scores) of the k nearest, best first; -1 ids (empty slots) removed. For a `compressed`
@@ -346,6 +344,8 @@ class AnnIndex:
     def save(self, path: Path) -> None:
         faiss = _faiss()
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        if self.index is not self._target:  # adds and removes bypass the rotation wrapper: its saved count lags
+            self.index.ntotal = self._target.ntotal  # type: ignore[attr-defined]
         faiss.write_index(self.index, str(tmp))
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())

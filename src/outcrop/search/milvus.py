@@ -68,18 +68,20 @@ class MilvusStore(VectorStore):
                     raise CollectionNotFound(f"no collection '{name}' in Milvus at {uri}; create it with `outcrop index DIR --collection {name} --uri {uri}`")
                 self._create(model_id, dimension, index_type)
             props = self.client.describe_collection(self.collection).get("properties") or {}
-        except CollectionNotFound:
+            if props.get("outcrop.schema") != SCHEMA_VERSION:
+                raise CollectionMismatch(
+                    f"collection '{name}' in Milvus at {uri} was made by an older outcrop, whose rows every "
+                    f"update had to scan for. Re-index it: `outcrop index DIR --collection {name} --uri {uri} --reindex`."
+                )
+        except (CollectionNotFound, CollectionMismatch):
+            self.close()  # a refused open must not leave its connection behind in a long-running server
             raise
         except Exception as exc:
+            self.close()
             raise BackendUnavailable(f"Milvus at {uri} failed: {exc}") from None
         self.info = CollectionInfo(name=name, model_id=props.get("outcrop.model_id", "?"),
                                    dimension=int(props.get("outcrop.dimension", 0)),
                                    backend="milvus", location=f"{uri}#{self.collection}")
-        if props.get("outcrop.schema") != SCHEMA_VERSION:
-            raise CollectionMismatch(
-                f"collection '{name}' in Milvus at {uri} was made by an older outcrop, whose rows every "
-                f"update had to scan for. Re-index it: `outcrop index DIR --collection {name} --uri {uri} --reindex`."
-            )
         self.client.load_collection(self.collection)
 
     def _create(self, model_id: str, dimension: int, index_type: str) -> None:
@@ -116,9 +118,8 @@ class MilvusStore(VectorStore):
         vecs = normalize(np.stack([np.asarray(r.vector, dtype=np.float32).reshape(-1) for r in records]))
         if vecs.shape[1] != self.info.dimension:
             self.check_compatible(self.info.model_id, int(vecs.shape[1]))
-        latest = {r.path: i for i, r in enumerate(records)}  # one row per key: the last record for a path wins
-        records = [records[i] for i in sorted(latest.values())]
-        vecs = vecs[sorted(latest.values())]
+        keep = sorted({r.path: i for i, r in enumerate(records)}.values())  # one row per key: the last record for a path wins
+        records, vecs = [records[i] for i in keep], vecs[keep]
         rows = [{"vector": v.tolist(), "path": r.path, "id": path_id(r.path), "content_hash": r.content_hash, "size": r.size, "mtime": r.mtime,
                  "date": r.date, "width": r.width if r.width is not None else -1, "height": r.height if r.height is not None else -1,
                  "taken_at": r.taken_at if r.taken_at is not None else -1.0} for r, v in zip(records, vecs, strict=True)]
