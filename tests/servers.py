@@ -18,6 +18,14 @@ from typing import Any
 import httpx
 
 
+def fault_model_toml(model_id: str, **options: int) -> str:
+    """A --models entry for the test-only fault engine (outcrop.testing.faults) over the tiny SigLIP,
+    with its options (max_batch, timeout_s, hang_s, slow_s, max_queue, ...)."""
+    inline = ", ".join(f"{key} = {value}" for key, value in options.items())
+    return (f'[models."{model_id}"]\nprotocol = "titan-embed-image"\nengine = "fault"\nweights = "builtin:tiny-siglip"\n'
+            f'dtype = "float32"\ndevice = "cpu"\noptions = {{ {inline} }}\n')
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

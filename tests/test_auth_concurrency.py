@@ -21,19 +21,11 @@ from botocore.config import Config
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
-from servers import ThreadServer
+from servers import ThreadServer, fault_model_toml
 
 FAULT = "test.fault-v1"
 # timeout_s is long on purpose: only the disconnect (not the model deadline) can free a hung request's slot in time.
-MODELS_TOML = f"""
-[models."{FAULT}"]
-protocol = "titan-embed-image"
-engine = "fault"
-weights = "builtin:tiny-siglip"
-dtype = "float32"
-device = "cpu"
-options = {{ max_batch = 1, timeout_s = 60, hang_s = 60, slow_s = 3 }}
-"""
+MODELS_TOML = fault_model_toml(FAULT, max_batch=1, timeout_s=60, hang_s=60, slow_s=3)
 AUTH_TOML = """
 [[access_keys]]
 name = "capped"

@@ -18,18 +18,10 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from servers import ServerProcess
+from servers import ServerProcess, fault_model_toml
 
 FAULT = "test.fault-v1"
-MODELS_TOML = f"""
-[models."{FAULT}"]
-protocol = "titan-embed-image"
-engine = "fault"
-weights = "builtin:tiny-siglip"
-dtype = "float32"
-device = "cpu"
-options = {{ max_batch = 1, timeout_s = 4, hang_s = 60, slow_s = 3, max_queue = 2 }}
-"""
+MODELS_TOML = fault_model_toml(FAULT, max_batch=1, timeout_s=4, hang_s=60, slow_s=3, max_queue=2)
 
 
 @pytest.fixture(scope="module")

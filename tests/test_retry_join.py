@@ -16,27 +16,12 @@ import pytest
 from botocore.exceptions import ReadTimeoutError
 
 from conftest import make_client
-from servers import ThreadServer
+from servers import ThreadServer, fault_model_toml
 
 SLOW = "test.slow-v1"  # FAULT:slow works 4 s: longer than the clients' 2 s read timeout
 VERY_SLOW = "test.very-slow-v1"  # FAULT:slow works 60 s unless cancelled
-MODELS = f"""
-[models."{SLOW}"]
-protocol = "titan-embed-image"
-engine = "fault"
-weights = "builtin:tiny-siglip"
-dtype = "float32"
-device = "cpu"
-options = {{ max_batch = 1, timeout_s = 30, slow_s = 4, max_queue = 8 }}
-
-[models."{VERY_SLOW}"]
-protocol = "titan-embed-image"
-engine = "fault"
-weights = "builtin:tiny-siglip"
-dtype = "float32"
-device = "cpu"
-options = {{ max_batch = 1, timeout_s = 120, slow_s = 60, max_queue = 8 }}
-"""
+MODELS = (fault_model_toml(SLOW, max_batch=1, timeout_s=30, slow_s=4, max_queue=8) + "\n"
+          + fault_model_toml(VERY_SLOW, max_batch=1, timeout_s=120, slow_s=60, max_queue=8))
 
 
 @pytest.fixture(scope="module")
