@@ -3,6 +3,7 @@ pointed at it through AWS_ENDPOINT_URL_BEDROCK_RUNTIME, as users do."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -74,9 +75,11 @@ JS_DIR = ROOT / "tests" / "js"
 
 @pytest.fixture(scope="session")
 def js_sdk() -> Path:
-    """The AWS SDK for JavaScript v3, pinned in tests/js/package-lock.json, installed on first use."""
+    """The JavaScript clients (the AWS SDK for JavaScript v3, the Vercel AI SDK's Bedrock provider), pinned in
+    tests/js/package-lock.json, installed on first use."""
     if shutil.which("node") is None or shutil.which("npm") is None:
         pytest.skip("node and npm are not installed: the AWS SDK for JavaScript v3 test needs them")
-    if not (JS_DIR / "node_modules" / "@aws-sdk" / "client-bedrock-runtime").is_dir():
+    wanted = json.loads((JS_DIR / "package.json").read_text())["dependencies"]
+    if not all((JS_DIR / "node_modules" / name).is_dir() for name in wanted):
         subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=JS_DIR, check=True, timeout=300)
     return JS_DIR

@@ -100,12 +100,12 @@ class ThreadServer:
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
-        from hypercorn.asyncio import serve
+        from outcrop.server.http import serve_app
 
         async def main() -> None:
             self._stop = asyncio.Event()
             self._loop = asyncio.get_running_loop()
-            await serve(self.app, self.config, shutdown_trigger=self._stop.wait)
+            await serve_app(self.app, self.config, shutdown_trigger=self._stop.wait)
 
         asyncio.run(main())
 

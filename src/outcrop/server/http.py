@@ -7,11 +7,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from hypercorn.asyncio import serve
 from hypercorn.config import Config
 
 from outcrop.config import Settings
+from outcrop.server import h2_goaway
 
 logger = logging.getLogger(__name__)
 
@@ -43,4 +46,10 @@ async def serve_forever(settings: Settings) -> None:
         loop.add_signal_handler(sig, stop.set)
     scheme = "https" if settings.tls_cert else "http"
     logger.info("outcrop serving profile %s on %s://%s:%d", app.state.runtime.table.profile, scheme, settings.host, settings.port)
-    await serve(app, config, shutdown_trigger=stop.wait)  # type: ignore[arg-type]
+    await serve_app(app, config, shutdown_trigger=stop.wait)
+
+
+async def serve_app(app: Any, config: Config, shutdown_trigger: Callable[[], Awaitable[Any]]) -> None:
+    """Hypercorn's `serve`, with HTTP/2 connections that outlive a client's graceful GOAWAY."""
+    h2_goaway.install()
+    await serve(app, config, shutdown_trigger=shutdown_trigger)  # type: ignore[arg-type]
