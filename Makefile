@@ -53,7 +53,7 @@ test: install-dev system-deps
 
 # The quick benchmarks (ratios against the raw library, same run). The long ones take flags:
 # bench/search.py --sizes 100000,1000000, bench/embeddings.py --siglip-large DIR,
-# bench/generation.py --cpu-seed-request; see each file's docstring.
+# bench/generation.py --cpu-seed-request, bench/fuzz.py (a 10,000+ case fuzz session); see each file's docstring.
 bench: install-dev
 	HF_HUB_OFFLINE=1 PYTHONPATH=tests $(PY) bench/embeddings.py
 	HF_HUB_OFFLINE=1 PYTHONPATH=tests $(PY) bench/generation.py

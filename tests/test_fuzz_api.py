@@ -4,6 +4,7 @@ with a Bedrock-shaped response and never a 5xx."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from servers import ThreadServer
 
 CASES_RUN = {"n": 0}
+EXAMPLES = int(os.environ.get("OUTCROP_FUZZ_API_EXAMPLES", "60"))  # per operation; bench/fuzz.py raises it
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +44,7 @@ def test_no_server_errors(api_schema: Any) -> None:
     for op in ops:
 
         @given(case=op.as_strategy())
-        @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None)
         def check(case: Any) -> None:
             CASES_RUN["n"] += 1
             response = case.call(timeout=30)

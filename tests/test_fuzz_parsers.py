@@ -15,6 +15,7 @@ import importlib
 import inspect
 import io
 import json
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -29,7 +30,7 @@ from outcrop.protocols import PROTOCOL_CLASSES, get_protocol
 from outcrop.protocols.images import ImageLimits, decode_image, open_image
 from outcrop.protocols.validation import parse_body
 
-EXAMPLES = 300
+EXAMPLES = int(os.environ.get("OUTCROP_FUZZ_EXAMPLES", "300"))  # bench/fuzz.py raises it
 CASES_RUN: dict[str, int] = {}
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None)
 
