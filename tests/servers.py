@@ -115,8 +115,10 @@ class ThreadServer:
         return self
 
     @classmethod
-    def for_profile(cls, profile: str = "test", models_toml: str | None = None, folder: Path | None = None) -> "ThreadServer":
-        """The real app on `profile`, with a `--models` override file written from `models_toml`."""
+    def for_profile(cls, profile: str = "test", models_toml: str | None = None, folder: Path | None = None,
+                    **settings: Any) -> "ThreadServer":
+        """The real app on `profile`, with a `--models` override file written from `models_toml` and any
+        other `Settings` fields in `settings`."""
         from outcrop.config import Settings
         from outcrop.server.app import build_app
 
@@ -125,7 +127,7 @@ class ThreadServer:
             assert folder is not None, "a models override needs a folder to be written to"
             models = folder / "models.toml"
             models.write_text(models_toml)
-        return cls(build_app(Settings.from_env(profile=profile, models_file=models)))
+        return cls(build_app(Settings.from_env(profile=profile, models_file=models, **settings)))
 
     def engine(self, model_id: str) -> Any:
         """The loaded engine behind `model_id` (loading it if needed), to inspect what it did."""

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from h2.errors import ErrorCodes
+from h2.settings import SettingCodes
 
 from h2_raw import RawH2
 from servers import ThreadServer
@@ -21,11 +22,12 @@ from test_vision_stream_lifecycle import MODELS, watch_generations, wait_until
 LONG = "amazon.nova-lite-v1:0"  # stream_timeout_s 600, 16,000 tokens allowed
 SHORT_DEADLINE = "amazon.nova-pro-v1:0"  # stream_timeout_s 3
 EMBED = "amazon.titan-embed-image-v1"
+STALLED_S = 2.0  # the server's stalled_send_timeout_s here (60 s by default)
 
 
 @pytest.fixture(scope="module")
 def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadServer]:
-    with ThreadServer.for_profile("test", MODELS, tmp_path_factory.mktemp("models")) as server:
+    with ThreadServer.for_profile("test", MODELS, tmp_path_factory.mktemp("models"), stalled_send_timeout_s=STALLED_S) as server:
         yield server
 
 
@@ -126,22 +128,44 @@ def test_hundred_concurrent_streams_on_one_connection(app_server: ThreadServer) 
     client.close()
 
 
-def test_client_that_stops_reading_past_the_budget(app_server: ThreadServer) -> None:
-    """Window 0 for every stream: the server can send no DATA at all. The stream's 3 s deadline still ends
-    the generation and frees its slot; once the window opens the stream ends with its error event, and
-    the connection serves again."""
+def test_client_that_stops_reading_frees_the_slot_and_gets_a_reset(app_server: ThreadServer) -> None:
+    """Window 0 for every stream: the server can send no DATA. Once its writes have been blocked for the
+    stalled-send timeout the generation is cancelled, its slot freed and the stream reset; the
+    connection serves again."""
+    engine = app_server.engine(LONG)
+    seen = watch_generations(engine)
+    client = RawH2(app_server.url, initial_window=0)
+    stream_id = client.request(stream_path(LONG), converse_body(15000))
+    client.wait(lambda: client.finished(stream_id), timeout=60)
+    assert client.streams[stream_id].status == 200 and not client.streams[stream_id].body
+    assert client.streams[stream_id].reset == ErrorCodes.CANCEL
+    assert_cut_short(engine, seen)
+    client.conn.update_settings({SettingCodes.INITIAL_WINDOW_SIZE: 65535})
+    client.flush()
+    assert_connection_serves(client)
+    client.close()
+
+
+def test_stalled_reader_after_the_stream_deadline(app_server: ThreadServer) -> None:
+    """The 3 s stream deadline ends the generation first; the error event then cannot be sent, and the
+    stalled write ends in a reset instead of holding the stream open."""
     engine = app_server.engine(SHORT_DEADLINE)
     seen = watch_generations(engine)
     client = RawH2(app_server.url, initial_window=0)
     stream_id = client.request(stream_path(SHORT_DEADLINE), converse_body(15000))
     wait_until(lambda: bool(seen) and engine.scheduler.running == 0, timeout=30)
     assert seen[0][0]  # the deadline stopped it
-    client.pump(1.0)
-    assert not client.streams[stream_id].body  # nothing could be sent
+    assert client.response(stream_id, timeout=30).reset == ErrorCodes.CANCEL
+    client.close()
+
+
+def test_slow_reader_within_the_timeout_gets_everything(app_server: ThreadServer) -> None:
+    """A reader that holds its window at 0 for less than the timeout, then reads, loses nothing."""
+    client = RawH2(app_server.url, initial_window=0)
+    stream_id = client.request(stream_path(LONG), converse_body(200))
+    client.wait(lambda: client.streams[stream_id].status is not None)
+    client.pump(STALLED_S / 2)
     client.open_window(stream_id)
     response = client.response(stream_id)
-    assert response.status == 200 and b"modelStreamErrorException" in response.body
-    client.conn.update_settings({4: 65535})  # INITIAL_WINDOW_SIZE back to the default for new streams
-    client.flush()
-    assert_connection_serves(client)
+    assert response.reset is None and b"messageStop" in response.body and b"metadata" in response.body
     client.close()

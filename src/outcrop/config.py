@@ -44,6 +44,7 @@ _KINDS: dict[str, type] = {
     "port": int, "max_body_bytes": int, "load_wait_s": float, "preload": bool,
     # security / observability
     "auth_file": Path, "insecure": bool, "cors_origins": tuple, "shutdown_timeout_s": float, "access_log": bool,
+    "stalled_send_timeout_s": float,
     "search_roots": PathList, "search_uri": str,
 }
 
@@ -80,6 +81,10 @@ class Settings:
     shutdown_timeout_s: float = 30.0
     # One Hypercorn access-log line per request (it names the protocol: HTTP/1.1 or HTTP/2).
     access_log: bool = False
+    # A client that reads nothing of its response for this long (an HTTP/2 window held at 0, a full
+    # TCP buffer) is treated as gone: its work is cancelled and its stream reset. botocore itself
+    # gives up after 60 s without a byte.
+    stalled_send_timeout_s: float = 60.0
     # Folders whose files the /outcrop/v1 search routes may read (imagePath, folder filters);
     # empty = no server-side paths at all. Env: OUTCROP_SEARCH_ROOTS, os.pathsep-separated.
     search_roots: tuple[Path, ...] = ()

@@ -4,6 +4,8 @@ Starlette never cancels a handler whose client disconnected while it waits for t
 request would hold its queue slot until the model answered no one. Once the body has been read,
 this middleware listens for `http.disconnect`; if it comes before the response is complete, the
 handler task is cancelled, which drops its job from the scheduler queue (or flags a running one).
+A client that is connected but reads nothing (one response write blocked for `stalled_send_timeout_s`:
+an HTTP/2 window held at 0, a full TCP buffer) is treated the same way.
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ logger = logging.getLogger(__name__)
 
 
 class CancelOnDisconnect:
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, stalled_send_timeout_s: float = 60.0) -> None:
         self.app = app
+        self.stalled_send_timeout_s = stalled_send_timeout_s
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -45,7 +48,16 @@ class CancelOnDisconnect:
             nonlocal response_done
             if message["type"] == "http.response.body" and not message.get("more_body", False):
                 response_done = True
-            await send(message)
+            try:
+                await asyncio.wait_for(send(message), self.stalled_send_timeout_s)
+            except TimeoutError:
+                logger.info("client of request %s read nothing for %.0f s; cancelling its work",
+                            scope.get("state", {}).get("request_id"), self.stalled_send_timeout_s)
+                disconnected.set()
+                # As for a disconnect. The cancellation lands at the handler's next await, inside the
+                # body generator that waits for the model, whose cleanup drops the job; raising here
+                # instead would leave that generator suspended and its job running.
+                task.cancel()
 
         task = asyncio.ensure_future(self.app(scope, app_receive, app_send))
 

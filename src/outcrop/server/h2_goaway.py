@@ -18,6 +18,12 @@ same fix hyperium/h2 made for Rust servers): a graceful GOAWAY from the client m
 as going away, open streams run to their end, and the connection closes once none is left, or when
 the client closes it. A GOAWAY with an error code still closes everything at once. Hypercorn's
 GOAWAY for its own graceful shutdown is untouched: that path sends, it does not receive.
+
+Two more gaps of Hypercorn 0.18.0's HTTP/2 are closed here. A client that holds its window at 0
+got the whole response buffered in server memory (the sender popped 0 bytes, which released the
+app's writer); the writer now waits for a WINDOW_UPDATE, so the stalled-send timeout in
+server/disconnect.py can see it. And a stream whose app ends before its response does (cancelled
+for such a client) is reset (RST_STREAM CANCEL) instead of being left open with its buffer held.
 """
 
 from __future__ import annotations
@@ -27,9 +33,11 @@ from typing import Any
 import h2.config
 import h2.connection
 import h2.events
+import h2.exceptions
 from h2.errors import ErrorCodes
 from hyperframe.frame import Frame, GoAwayFrame
 from hypercorn.events import Closed
+from hypercorn.protocol.events import StreamClosed
 from hypercorn.protocol.h2 import H2Protocol
 
 
@@ -76,12 +84,41 @@ class GracefulH2Protocol(H2Protocol):
         await self._close_if_done()
 
     async def _send_data(self, stream_id: int) -> None:
-        await super()._send_data(stream_id)
+        buffer = self.stream_buffers.get(stream_id)
+        if buffer is not None and not buffer.complete and self._window(stream_id) <= 0:
+            # Hypercorn would pop 0 bytes here, which un-pauses the app's writer: with a window held at 0
+            # the whole response piled up in memory. Leave the writer paused until a WINDOW_UPDATE.
+            self.priority.block(stream_id)
+        else:
+            await super()._send_data(stream_id)
         await self._close_if_done()
 
+    def _window(self, stream_id: int) -> int:
+        try:
+            return self.connection.local_flow_control_window(stream_id)
+        except (h2.exceptions.StreamClosedError, h2.exceptions.ProtocolError, KeyError):
+            return 1  # a closed stream: Hypercorn's own path cleans it up
+
     async def stream_send(self, event: Any) -> None:
+        if isinstance(event, StreamClosed):
+            await self._reset_if_unfinished(event.stream_id)
         await super().stream_send(event)
         await self._close_if_done()
+
+    async def _reset_if_unfinished(self, stream_id: int) -> None:
+        """An app that ends before its response does (cancelled for a client that stopped reading) gets
+        its stream reset; Hypercorn alone would leave it open, its buffer held, the client waiting."""
+        buffer = self.stream_buffers.get(stream_id)
+        if buffer is None or buffer._complete:  # _complete: the app sent its last body message
+            return
+        try:
+            self.connection.reset_stream(stream_id, ErrorCodes.CANCEL)
+            await self._flush()
+        except h2.exceptions.ProtocolError:
+            pass  # already closed on the wire
+        await buffer.close()
+        del self.stream_buffers[stream_id]
+        self.priority.remove_stream(stream_id)
 
     async def _close_if_done(self) -> None:
         if self.peer_going_away and self._drained and not self.closed:

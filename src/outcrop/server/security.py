@@ -19,7 +19,7 @@ def install_security(app: FastAPI, settings: Settings, runtime: Runtime) -> None
     keys = load_keys(settings.auth_file)
     app.state.keys = keys
     app.state.metrics = metrics = Metrics(runtime)
-    app.add_middleware(CancelOnDisconnect)
+    app.add_middleware(CancelOnDisconnect, stalled_send_timeout_s=settings.stalled_send_timeout_s)
     if keys:
         app.add_middleware(Authenticate, keys=keys, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(RefuseForeignOrigins, origins=settings.cors_origins)
