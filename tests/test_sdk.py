@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import re
 import subprocess
 import sys
 import threading
@@ -266,7 +267,7 @@ def search_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[st
     base = tmp_path_factory.mktemp("sdk-search")
     make_folder(base / "photos", 10)
     settings = Settings.from_env(profile="test", data_dir=base / "data")
-    with InProcessEmbedder(settings) as emb, open_collection("pics", data_dir=settings.data_dir, model_key=emb.model_key,
+    with InProcessEmbedder(settings) as emb, open_collection("photos", data_dir=settings.data_dir, model_key=emb.model_key,
                                                              dimension=1024) as store:
         index_folder(store, emb, base / "photos", progress=False)
     with ThreadServer(build_app(settings)) as server:
@@ -276,13 +277,40 @@ def search_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[st
 def test_search_images(search_server: tuple[str, Path]) -> None:
     url, photos = search_server
     assistant = MultimodalAssistant(endpoint_url=url, region="us-east-1")
-    hits = assistant.search_images("a red circle", collection="pics", k=4)
+    hits = assistant.search_images("a red circle", collection="photos", k=4)
     assert len(hits) == 4 and hits[0].score >= hits[-1].score and Path(hits[0].path).parent == photos
     target = photos / "green_ellipse_1.png"
-    assert assistant.search_images(image=target, collection="pics", k=1)[0].path == str(target)
-    assert assistant.search_images(image=Image.open(target), collection="pics", k=1)[0].path == str(target)
+    assert assistant.search_images(image=target, collection="photos", k=1)[0].path == str(target)
+    assert assistant.search_images(image=Image.open(target), collection="photos", k=1)[0].path == str(target)
     with pytest.raises(SearchFailedError, match="no collection"):
         assistant.search_images("x", collection="nope")
+
+
+def readme_sdk_examples(readme: Path) -> list[str]:
+    """The ```python blocks of the README's "Python SDK" section, in order."""
+    text = readme.read_text()
+    section = text[text.index("\n## Python SDK\n"):]
+    section = section[: section.index("\n## ", 1)]
+    blocks = re.findall(r"```python\n(.*?)```", section, flags=re.S)
+    assert len(blocks) >= 7, "the Python SDK section lost its examples"
+    return blocks
+
+
+def test_readme_python_sdk_examples(search_server: tuple[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """Every example of the README's Python SDK section, run in order, unchanged, against a
+    test-profile server that also holds a `photos` collection; the test provides report.pdf."""
+    url, _ = search_server
+    monkeypatch.setenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", url)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "report.pdf").write_bytes(pdf_bytes())
+    scope: dict[str, Any] = {}
+    for i, block in enumerate(readme_sdk_examples(Path(__file__).resolve().parent.parent / "README.md")):
+        exec(compile(block, f"README.md Python SDK example {i + 1}", "exec"), scope)
+    assert (tmp_path / "generated_image.png").is_file() and (tmp_path / "car.png").is_file()
+    assert isinstance(scope["analysis"], str) and scope["assistant"].usage.calls >= 15
+    out = capsys.readouterr().out
+    assert "ValidationException 400" in out and "on Bedrock" in out
 
 
 # -- construction, usage tally ---------------------------------------------------------------------

@@ -341,7 +341,7 @@ class MultimodalAssistant:
         return self.ask(question, images=list(images), max_tokens=max_tokens, model=model)
 
     def extract(self, source: ImageInput | Document, schema: Any = None, *, prompt: str | None = None,
-                max_tokens: int | None = 2048, model: str | None = None) -> ExtractResult:
+                max_tokens: int | None = None, model: str | None = None) -> ExtractResult:
         """Parsed JSON read from an image or a PDF. With `schema` (a JSON Schema dict or a pydantic
         model class) the answer is validated; an invalid answer gets one repair round in which the
         model sees its answer and the errors, then `ExtractionError`."""
