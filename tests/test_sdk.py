@@ -218,6 +218,7 @@ def test_ask_stream_yields_text_as_it_arrives(assistant: MultimodalAssistant) ->
     assert pieces and all(isinstance(p, str) for p in pieces)
     assert stream.result is not None and stream.result.text == "".join(pieces) == stream.text
     assert stream.stop_reason in ("end_turn", "max_tokens") and 0 < stream.usage.output_tokens <= 10
+    assert stream.usage.input_images == 1
     same = assistant.ask("Describe it.", images=png(), max_tokens=10)
     assert same.text == stream.text  # greedy decoding: the stream and the plain call agree
 
@@ -242,6 +243,25 @@ def test_extract_json_and_schemas(assistant: MultimodalAssistant) -> None:
         assert isinstance(typed.value, Receipt)
     with pytest.raises(TypeError):
         assistant.extract(png(), schema=42)
+
+
+def test_anthropic_bodies_on_invoke_model(server: ServerProcess) -> None:
+    """chat_api='invoke': Claude ids get Anthropic messages bodies on InvokeModel and
+    InvokeModelWithResponseStream; Nova ids still converse; documents need Converse."""
+    claude = MultimodalAssistant(chat_api="invoke")
+    calls = Recorder(claude.client)
+    answer = claude.ask("What is it?", images=[png(), png(color="red")], system="Be brief.", max_tokens=8, temperature=0)
+    assert answer.usage.output_tokens <= 8 and answer.usage.input_tokens > 0 and answer.stop_reason in ("end_turn", "max_tokens")
+    body = calls.bodies()[-1]
+    assert body["anthropic_version"] == "bedrock-2023-05-31" and body["max_tokens"] == 8 and body["system"] == "Be brief."
+    assert [b["type"] for b in body["messages"][0]["content"]] == ["image", "image", "text"]
+    stream = claude.ask_stream("What is it?", images=[png(), png(color="red")], system="Be brief.", max_tokens=8, temperature=0)
+    assert "".join(stream) == answer.text and stream.usage == answer.usage  # greedy: the same answer, the same counts
+    assert [name for name, _ in calls.calls] == ["InvokeModel", "InvokeModelWithResponseStream"]
+    assert claude.ask("hi", max_tokens=4, model=NOVA_LITE).usage.output_tokens <= 4
+    assert calls.calls[-1][0] == "Converse"
+    with pytest.raises(UnsupportedOptionError):
+        claude.ask("Summarise.", documents=[pdf_bytes()])
 
 
 # -- embeddings and search -------------------------------------------------------------------------
@@ -508,6 +528,43 @@ def test_stubbed_converse_stream_through_botocores_parser() -> None:
     assert list(stream) == ["Hel", "lo"] and stream.stop_reason == "end_turn"
     assert stream.result is not None and stream.result.request_id == "s-1" and stream.usage.output_tokens == 2
     assert assistant.usage.by_model[NOVA_LITE].usage.input_tokens == 9
+
+
+def test_stubbed_anthropic_bodies() -> None:
+    """Anthropic's documented InvokeModel reply through the Stubber, and its stream events as
+    `chunk` frames through botocore's parser."""
+    from botocore.awsrequest import AWSResponse
+
+    client = boto3.client("bedrock-runtime", region_name="us-east-1")
+    assistant = MultimodalAssistant(client=client, chat_api="invoke")
+    with Stubber(client) as stubber:
+        stubber.add_response("invoke_model", invoke_response({
+            "id": "msg_bdrk_01", "type": "message", "role": "assistant", "model": "claude-3-haiku-20240307",
+            "content": [{"type": "text", "text": "A teal square."}], "stop_reason": "end_turn", "stop_sequence": None,
+            "usage": {"input_tokens": 1500, "output_tokens": 6}}, "anth-1"))
+        answer = assistant.ask("What?", images=png(), model="anthropic.claude-3-haiku-20240307-v1:0")
+    assert (answer.text, answer.stop_reason, answer.request_id) == ("A teal square.", "end_turn", "anth-1")
+    assert assistant.usage.estimated_cost_usd == pytest.approx(1.5 * 0.00025 + 0.006 * 0.00125)
+
+    events = [{"type": "message_start", "message": {"id": "msg_bdrk_02", "type": "message", "role": "assistant",
+                                                     "content": [], "usage": {"input_tokens": 12, "output_tokens": 1}}},
+              {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+              {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "Tea"}},
+              {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "l."}},
+              {"type": "content_block_stop", "index": 0},
+              {"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None}, "usage": {"output_tokens": 3}},
+              {"type": "message_stop", "amazon-bedrock-invocationMetrics": {"inputTokenCount": 12, "outputTokenCount": 3}}]
+    frames = b"".join(event_frame("chunk", {"bytes": base64.b64encode(json.dumps(e).encode()).decode()}) for e in events)
+
+    class Raw:
+        def stream(self, **_: Any) -> Iterator[bytes]:
+            yield frames
+
+    client.meta.events.register("before-send.bedrock-runtime.InvokeModelWithResponseStream",
+                                lambda request, **_: AWSResponse(request.url, 200, {"content-type": CONTENT_TYPE}, Raw()))
+    stream = assistant.ask_stream("What?", images=png())
+    assert list(stream) == ["Tea", "l."] and stream.stop_reason == "end_turn"
+    assert (stream.usage.input_tokens, stream.usage.output_tokens) == (12, 3)
 
 
 # -- retries against a server that throttles ---------------------------------------------------------

@@ -20,7 +20,8 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from outcrop.sdk import image_bodies
+from outcrop.sdk import chat_bodies, image_bodies
+from outcrop.sdk.chat_bodies import ChatApi, StreamEvent
 from outcrop.sdk.errors import (
     AssistantError,
     ExtractionError,
@@ -63,13 +64,15 @@ def _as_list(images: Images | None) -> list[ImageInput]:
 
 
 class TextStream:
-    """Text as ConverseStream delivers it: iterate for the pieces; once exhausted, `text`, `usage`,
+    """Text as the stream delivers it: iterate for the pieces; once exhausted, `text`, `usage`,
     `stop_reason` and `result` describe the whole answer. Closing it early stops reading (and, on
     outcrop, cancels the generation)."""
 
-    def __init__(self, events: Iterator[dict[str, Any]], model_id: str, started: float, request_id: str | None,
-                 on_done: Callable[[TextResult], None], wrap: Callable[[ClientError], Exception]) -> None:
+    def __init__(self, events: Iterator[StreamEvent], model_id: str, started: float, request_id: str | None,
+                 on_done: Callable[[TextResult], None], wrap: Callable[[ClientError], Exception],
+                 input_images: int = 0) -> None:
         self._events = events
+        self._input_images = input_images
         self._model_id = model_id
         self._started = started
         self._request_id = request_id
@@ -83,16 +86,13 @@ class TextStream:
     def __iter__(self) -> Iterator[str]:
         try:
             for event in self._events:
-                if "contentBlockDelta" in event:
-                    piece = event["contentBlockDelta"].get("delta", {}).get("text")
-                    if piece:
-                        self._parts.append(piece)
-                        yield piece
-                elif "messageStop" in event:
-                    self.stop_reason = event["messageStop"].get("stopReason")
-                elif "metadata" in event:
-                    tokens = event["metadata"].get("usage", {})
-                    self.usage = Usage(input_tokens=tokens.get("inputTokens", 0), output_tokens=tokens.get("outputTokens", 0))
+                if event.text:
+                    self._parts.append(event.text)
+                    yield event.text
+                if event.stop_reason:
+                    self.stop_reason = event.stop_reason
+                if event.usage is not None:
+                    self.usage = Usage(event.usage.input_tokens, event.usage.output_tokens, input_images=self._input_images)
         except ClientError as exc:
             raise self._wrap(exc) from exc
         self.result = TextResult(self.text, self._model_id, self.stop_reason, self.usage,
@@ -116,12 +116,14 @@ class MultimodalAssistant:
                  endpoint_url: str | None = None, models: ModelDefaults | Mapping[str, str] | None = None,
                  prices: Mapping[str, Price] | None = None, retry_mode: RetryMode = "standard", max_attempts: int = 5,
                  read_timeout: float | None = None, config: Config | None = None, model_timeout_retries: int = 2,
-                 backoff_base_s: float = 1.0) -> None:
+                 backoff_base_s: float = 1.0, chat_api: ChatApi = "converse") -> None:
         """With nothing, the standard AWS environment decides (credentials, region,
         `AWS_ENDPOINT_URL_BEDROCK_RUNTIME`). `client` is used as is (its own retry config applies);
         otherwise a client is made from `session` (or a new one), `region` and `endpoint_url` with
         botocore's `retry_mode` and `max_attempts` (every attempt counted). `models` overrides the
-        default model per capability; `prices` replaces entries of the price table."""
+        default model per capability; `prices` replaces entries of the price table. `chat_api`
+        "invoke" sends Claude ids Anthropic messages bodies on InvokeModel (text and images) instead
+        of Converse."""
         if client is not None and (session is not None or region is not None or endpoint_url is not None):
             raise TypeError("pass either client, or session/region/endpoint_url to build one")
         if client is None:
@@ -135,6 +137,7 @@ class MultimodalAssistant:
         self.usage = UsageTally({**PRICES, **(prices or {})})
         self.model_timeout_retries = model_timeout_retries
         self.backoff_base_s = backoff_base_s
+        self.chat_api: ChatApi = chat_api
         self._sleep: Callable[[float], None] = time.sleep
 
     @property
@@ -278,27 +281,20 @@ class MultimodalAssistant:
         blocks.append({"text": question})
         return blocks, len(pictures)
 
-    def _request(self, messages: list[dict[str, Any]], system: str | None, max_tokens: int | None,
-                 temperature: float | None) -> dict[str, Any]:
-        request: dict[str, Any] = {"messages": messages}
-        if system:
-            request["system"] = [{"text": system}]
-        config = {k: v for k, v in (("maxTokens", max_tokens), ("temperature", temperature)) if v is not None}
-        if config:
-            request["inferenceConfig"] = config
-        return request
-
-    def _converse(self, model_id: str, messages: list[dict[str, Any]], system: str | None, max_tokens: int | None,
-                  temperature: float | None, input_images: int) -> TextResult:
+    def _chat(self, model_id: str, messages: list[dict[str, Any]], system: str | None, max_tokens: int | None,
+              temperature: float | None, input_images: int) -> TextResult:
+        """One chat call through Converse, or an Anthropic messages body for Claude when chat_api='invoke'."""
         started = time.perf_counter()
-        response = self._call("converse", model_id, **self._request(messages, system, max_tokens, temperature))
-        tokens = response.get("usage", {})
-        usage = Usage(input_tokens=tokens.get("inputTokens", 0), output_tokens=tokens.get("outputTokens", 0),
+        if chat_bodies.uses_anthropic_body(self.chat_api, model_id):
+            payload, request_id = self._invoke(model_id, chat_bodies.anthropic_body(messages, system, max_tokens, temperature))
+            reply = chat_bodies.anthropic_reply(payload, request_id)
+        else:
+            reply = chat_bodies.converse_reply(
+                self._call("converse", model_id, **chat_bodies.converse_request(messages, system, max_tokens, temperature)))
+        usage = Usage(input_tokens=reply.usage.input_tokens, output_tokens=reply.usage.output_tokens,
                       input_images=input_images)
         self.usage.record(model_id, usage)
-        text = "".join(block.get("text", "") for block in response["output"]["message"]["content"])
-        return TextResult(text, model_id, response.get("stopReason"), usage, time.perf_counter() - started,
-                          response.get("ResponseMetadata", {}).get("RequestId"))
+        return TextResult(reply.text, model_id, reply.stop_reason, usage, time.perf_counter() - started, reply.request_id)
 
     def ask(self, question: str, *, images: Images | None = None, documents: Sequence[Any] = (), system: str | None = None,
             max_tokens: int | None = None, temperature: float | None = None, model: str | None = None) -> TextResult:
@@ -306,23 +302,30 @@ class MultimodalAssistant:
         (paths, PDF bytes or `Document`s) with a Converse call."""
         model_id = self._model("vision", model)
         content, count = self._content(question, images, documents)
-        return self._converse(model_id, [{"role": "user", "content": content}], system, max_tokens, temperature, count)
+        return self._chat(model_id, [{"role": "user", "content": content}], system, max_tokens, temperature, count)
 
     def ask_stream(self, question: str, *, images: Images | None = None, documents: Sequence[Any] = (),
                    system: str | None = None, max_tokens: int | None = None, temperature: float | None = None,
                    model: str | None = None) -> TextStream:
-        """`ask` through ConverseStream: iterate the returned stream for text as it is generated."""
+        """`ask` as a stream (ConverseStream, or InvokeModelWithResponseStream for Anthropic bodies):
+        iterate the returned stream for text as it is generated."""
         model_id = self._model("vision", model)
         content, count = self._content(question, images, documents)
+        messages = [{"role": "user", "content": content}]
         started = time.perf_counter()
-        response = self._call("converse_stream", model_id,
-                              **self._request([{"role": "user", "content": content}], system, max_tokens, temperature))
+        if chat_bodies.uses_anthropic_body(self.chat_api, model_id):
+            body = chat_bodies.anthropic_body(messages, system, max_tokens, temperature)
+            response = self._call("invoke_model_with_response_stream", model_id, body=json.dumps(body),
+                                  contentType="application/json", accept="application/json")
+            events = chat_bodies.anthropic_events(response["body"])
+        else:
+            response = self._call("converse_stream", model_id,
+                                  **chat_bodies.converse_request(messages, system, max_tokens, temperature))
+            events = chat_bodies.converse_events(response["stream"])
 
-        def done(result: TextResult) -> None:
-            self.usage.record(model_id, Usage(result.usage.input_tokens, result.usage.output_tokens, input_images=count))
-
-        return TextStream(iter(response["stream"]), model_id, started, response.get("ResponseMetadata", {}).get("RequestId"),
-                          done, lambda exc: from_client_error(exc, model_id))
+        return TextStream(events, model_id, started, response.get("ResponseMetadata", {}).get("RequestId"),
+                          lambda result: self.usage.record(model_id, result.usage),
+                          lambda exc: from_client_error(exc, model_id), input_images=count)
 
     def describe(self, images: Images, *, question: str = DESCRIBE, documents: Sequence[Any] = (),
                  max_tokens: int | None = None, model: str | None = None) -> TextResult:
@@ -359,7 +362,7 @@ class MultimodalAssistant:
         started = time.perf_counter()
         usage = Usage()
         for attempt in range(2):
-            answer = self._converse(model_id, messages, None, max_tokens, None, count if attempt == 0 else 0)
+            answer = self._chat(model_id, messages, None, max_tokens, None, count if attempt == 0 else 0)
             usage = usage + answer.usage
             data, value, errors = _parse_json(answer.text, check)
             if not errors:
