@@ -221,6 +221,10 @@ def test_ask_stream_yields_text_as_it_arrives(assistant: MultimodalAssistant) ->
     assert stream.usage.input_images == 1
     same = assistant.ask("Describe it.", images=png(), max_tokens=10)
     assert same.text == stream.text  # greedy decoding: the stream and the plain call agree
+    with assistant.ask_stream("Describe it.", images=png(), max_tokens=64) as early:
+        first = next(iter(early))
+    assert first == pieces[0] and early.result is None  # left after one piece: closed, never finished
+    assert assistant.ask("Describe it.", images=png(), max_tokens=10).text == same.text
 
 
 def test_extract_json_and_schemas(assistant: MultimodalAssistant) -> None:
@@ -512,11 +516,13 @@ def test_stubbed_converse_stream_through_botocores_parser() -> None:
     frames = b"".join(event_frame(name, payload) for name, payload in events)
 
     class Raw:
+        closed = False
+
         def stream(self, **_: Any) -> Iterator[bytes]:
             yield frames
 
-        def read(self, *_: Any) -> bytes:
-            return frames
+        def close(self) -> None:
+            Raw.closed = True
 
     def send(request: Any, **_: Any) -> AWSResponse:
         return AWSResponse(request.url, 200, {"content-type": CONTENT_TYPE, "x-amzn-requestid": "s-1"}, Raw())
@@ -527,7 +533,7 @@ def test_stubbed_converse_stream_through_botocores_parser() -> None:
     stream = assistant.ask_stream("hi", images=png(), model=NOVA_LITE)
     assert list(stream) == ["Hel", "lo"] and stream.stop_reason == "end_turn"
     assert stream.result is not None and stream.result.request_id == "s-1" and stream.usage.output_tokens == 2
-    assert assistant.usage.by_model[NOVA_LITE].usage.input_tokens == 9
+    assert assistant.usage.by_model[NOVA_LITE].usage.input_tokens == 9 and Raw.closed
 
 
 def test_stubbed_anthropic_bodies() -> None:
@@ -559,6 +565,9 @@ def test_stubbed_anthropic_bodies() -> None:
     class Raw:
         def stream(self, **_: Any) -> Iterator[bytes]:
             yield frames
+
+        def close(self) -> None:
+            pass
 
     client.meta.events.register("before-send.bedrock-runtime.InvokeModelWithResponseStream",
                                 lambda request, **_: AWSResponse(request.url, 200, {"content-type": CONTENT_TYPE}, Raw()))
@@ -618,6 +627,12 @@ def test_throttling_twice_then_success_is_retried_by_botocore() -> None:
         result = assistant.embed_text("hello")
     assert result.vector == [1.0] and result.request_id == "flaky-3" and flaky.hits == 3
     assert len(set(flaky.invocation_ids)) == 1  # one call, retried by botocore with the same invocation id
+
+
+def test_service_unavailable_and_model_not_ready_are_retried_by_botocore() -> None:
+    with FlakyBedrock([(503, "ServiceUnavailableException"), (429, "ModelNotReadyException")]) as flaky:
+        assert MultimodalAssistant(endpoint_url=flaky.url, region="us-east-1").embed_text("x").vector == [1.0]
+    assert flaky.hits == 3 and len(set(flaky.invocation_ids)) == 1
 
 
 def test_model_timeout_is_retried_by_the_sdk_and_exhaustion_raises() -> None:

@@ -65,13 +65,14 @@ def _as_list(images: Images | None) -> list[ImageInput]:
 
 class TextStream:
     """Text as the stream delivers it: iterate for the pieces; once exhausted, `text`, `usage`,
-    `stop_reason` and `result` describe the whole answer. Closing it early stops reading (and, on
-    outcrop, cancels the generation)."""
+    `stop_reason` and `result` describe the whole answer. Leaving the loop early, `close()` or the
+    end of a `with` block closes the connection (on outcrop that cancels the generation)."""
 
     def __init__(self, events: Iterator[StreamEvent], model_id: str, started: float, request_id: str | None,
                  on_done: Callable[[TextResult], None], wrap: Callable[[ClientError], Exception],
-                 input_images: int = 0) -> None:
+                 input_images: int = 0, closer: Callable[[], None] | None = None) -> None:
         self._events = events
+        self._closer = closer
         self._input_images = input_images
         self._model_id = model_id
         self._started = started
@@ -95,6 +96,8 @@ class TextStream:
                     self.usage = Usage(event.usage.input_tokens, event.usage.output_tokens, input_images=self._input_images)
         except ClientError as exc:
             raise self._wrap(exc) from exc
+        finally:
+            self.close()
         self.result = TextResult(self.text, self._model_id, self.stop_reason, self.usage,
                                  time.perf_counter() - self._started, self._request_id)
         self._on_done(self.result)
@@ -102,6 +105,18 @@ class TextStream:
     @property
     def text(self) -> str:
         return "".join(self._parts)
+
+    def close(self) -> None:
+        """Stop reading; idempotent."""
+        closer, self._closer = self._closer, None
+        if closer is not None:
+            closer()
+
+    def __enter__(self) -> "TextStream":
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
 
 
 class MultimodalAssistant:
@@ -317,15 +332,17 @@ class MultimodalAssistant:
             body = chat_bodies.anthropic_body(messages, system, max_tokens, temperature)
             response = self._call("invoke_model_with_response_stream", model_id, body=json.dumps(body),
                                   contentType="application/json", accept="application/json")
-            events = chat_bodies.anthropic_events(response["body"])
+            raw = response["body"]
+            events = chat_bodies.anthropic_events(raw)
         else:
             response = self._call("converse_stream", model_id,
                                   **chat_bodies.converse_request(messages, system, max_tokens, temperature))
-            events = chat_bodies.converse_events(response["stream"])
+            raw = response["stream"]
+            events = chat_bodies.converse_events(raw)
 
         return TextStream(events, model_id, started, response.get("ResponseMetadata", {}).get("RequestId"),
                           lambda result: self.usage.record(model_id, result.usage),
-                          lambda exc: from_client_error(exc, model_id), input_images=count)
+                          lambda exc: from_client_error(exc, model_id), input_images=count, closer=raw.close)
 
     def describe(self, images: Images, *, question: str = DESCRIBE, documents: Sequence[Any] = (),
                  max_tokens: int | None = None, model: str | None = None) -> TextResult:
@@ -350,11 +367,11 @@ class MultimodalAssistant:
         model sees its answer and the errors, then `ExtractionError`."""
         model_id = self._model("vision", model)
         check = schema_check(schema)
-        pdf = is_pdf(source)
-        text = prompt or EXTRACT.format(what="document" if pdf else "image")
+        as_document = isinstance(source, Document) or is_pdf(source)
+        text = prompt or EXTRACT.format(what="document" if as_document else "image")
         if check is not None:
             text += " It must conform to this JSON Schema: " + json.dumps(check.json_schema, ensure_ascii=False)
-        if pdf:
+        if as_document:
             content, count = self._content(text, None, [source])
         else:
             content, count = self._content(text, [source], ())  # type: ignore[list-item]
