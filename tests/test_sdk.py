@@ -354,6 +354,18 @@ def test_construction_options(server: ServerProcess) -> None:
         MultimodalAssistant(models={"video": "x"})
 
 
+def test_one_assistant_shared_by_16_threads(server: ServerProcess) -> None:
+    """boto3 clients are thread-safe; the tally must be too: 16 concurrent calls, 16 counted."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    assistant = MultimodalAssistant(max_attempts=10)
+    with ThreadPoolExecutor(16) as pool:
+        results = list(pool.map(lambda i: assistant.embed_text(f"photo {i}"), range(16)))
+    assert all(r.dimensions == 1024 for r in results)
+    entry = assistant.usage.by_model["amazon.titan-embed-image-v1"]
+    assert entry.calls == 16 and entry.usage.input_tokens == sum(r.input_tokens for r in results)
+
+
 def test_usage_tally_and_prices(server: ServerProcess) -> None:
     assistant = MultimodalAssistant(prices={"amazon.nova-lite-v1:0": TokenPrice(1.0, 2.0),
                                             "stability.stable-diffusion-xl-v1": ImagePrice(standard=0.5, premium=1.5)})
