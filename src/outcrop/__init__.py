@@ -1,7 +1,25 @@
 """outcrop: Amazon Bedrock's multimodal runtime on your own hardware.
 
 Importing the package is cheap on purpose: torch, transformers and diffusers load only when an
-engine first needs them.
+engine first needs them, and boto3 only when the SDK (`outcrop.MultimodalAssistant`) is first used.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from outcrop.sdk import MultimodalAssistant
+
+__all__ = ["MultimodalAssistant", "__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    """`outcrop.MultimodalAssistant` imports the SDK (and boto3) on first access only."""
+    if name == "MultimodalAssistant":
+        from outcrop.sdk import MultimodalAssistant
+
+        return MultimodalAssistant
+    raise AttributeError(f"module 'outcrop' has no attribute {name!r}")
