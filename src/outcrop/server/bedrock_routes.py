@@ -12,7 +12,7 @@ from urllib.parse import unquote
 from fastapi import APIRouter, Request
 from starlette.responses import Response, StreamingResponse
 
-from outcrop.errors import BedrockError, ModelErrorException, ResourceNotFoundException
+from outcrop.errors import BedrockError, ModelErrorException
 from outcrop.protocols import get_protocol
 from outcrop.protocols.base import (
     CONVERSE,
@@ -162,12 +162,3 @@ async def converse(modelId: str, request: Request) -> Response:
 async def converse_stream(modelId: str, request: Request) -> Response:
     protocol, ctx = await _context(request, modelId, CONVERSE_STREAM)
     return _stream(await _call(protocol, CONVERSE_STREAM, ctx), CONVERSE_STREAM)
-
-
-@router.post("/guardrail/{guardrailIdentifier}/version/{guardrailVersion}/apply", operation_id="ApplyGuardrail")
-async def apply_guardrail(guardrailIdentifier: str, guardrailVersion: str, request: Request) -> Response:
-    identifier, version = unquote(guardrailIdentifier), unquote(guardrailVersion)
-    raise ResourceNotFoundException(
-        f"The guardrail with identifier '{identifier}' and version '{version}' was not found. "
-        "No guardrails are configured on this server."
-    )

@@ -57,7 +57,7 @@ class Authenticate:
             return
         try:
             principal, region, receive = await self._authenticate(scope, receive)
-            operation = operation_of(raw_path_of(scope))
+            operation = operation_of(raw_path_of(scope), scope["method"])
             if operation is not None:
                 _authorize(principal, operation, region)
             self.limiter.check(principal.name, principal.requests_per_second, principal.burst)
