@@ -40,6 +40,8 @@ UNSUPPORTED_POLICIES = {
     "contextualGroundingPolicyConfig": "contextual grounding checks",
     "automatedReasoningPolicyConfig": "automated reasoning checks",
 }
+# PII types with no recognizer here (a person's name needs a NER model): refused, not silently unmatched.
+UNSUPPORTED_PII = frozenset({"NAME"})
 # Get/List responses name each policy's lists without the `Config` suffix.
 _RESPONSE_NAMES = {"topicPolicyConfig": "topicPolicy", "contentPolicyConfig": "contentPolicy",
                    "wordPolicyConfig": "wordPolicy", "sensitiveInformationPolicyConfig": "sensitiveInformationPolicy",
@@ -98,6 +100,9 @@ def check_spec(spec: GuardrailSpec) -> None:
     if pii is not None and pii.piiEntitiesConfig:
         seen: set[str] = set()
         for entity in pii.piiEntitiesConfig:
+            if entity.type in UNSUPPORTED_PII:
+                raise ValidationException(f"The PII entity type {entity.type} is not supported by this server. "
+                                          "Remove it or use a regex instead.")
             if entity.type in seen:
                 raise ValidationException(f"The PII entity type {entity.type} is configured more than once.")
             seen.add(entity.type)

@@ -39,6 +39,9 @@ class InvokeContext:
     # protocol that needs a chat model's help (protocols/mask_translation.py translates maskPrompt).
     # None where no runtime is at hand. Raises ModelErrorException for an id that is not a chat model.
     chat_engine: Callable[[str], Awaitable[Any]] | None = None
+    # The server's guardrails (outcrop.guardrails.service.Guardrails), for `guardrailConfig`; None
+    # where no server is at hand.
+    guardrails: Any | None = None
 
 
 @dataclass

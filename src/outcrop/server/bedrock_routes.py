@@ -27,6 +27,7 @@ from outcrop.protocols.base import (
 from outcrop.registry.aliases import validate_model_id
 from outcrop.server import eventstream
 from outcrop.server.body import read_body
+from outcrop.server.control_routes import guardrails_of
 from outcrop.server.errors import request_id_of
 from outcrop.server.retries import retry_key
 from outcrop.server.runtime import Runtime
@@ -63,6 +64,7 @@ async def _context(request: Request, raw_model_id: str, operation: str) -> tuple
         content_type=headers.get("content-type"),
         accept=accept,
         chat_engine=runtime.chat_engine,
+        guardrails=guardrails_of(request),
     )
     return protocol, ctx
 
