@@ -393,6 +393,39 @@ def test_apply_bad_input(control: Any, runtime: Any, guard_server: ServerProcess
     assert out["action"] == "NONE" and out["guardrailCoverage"]["textCharacters"] == {"guarded": 5, "total": 13}
 
 
+# --- permissions ----------------------------------------------------------------------------------
+def test_key_permissions_apply_to_guardrail_operations(tmp_path: Path) -> None:
+    """`bedrock:CreateGuardrail` and friends are IAM actions like the runtime's: a read-only key reads."""
+    from outcrop.config import Settings
+    from outcrop.server.app import build_app
+    from servers import ThreadServer
+
+    (tmp_path / "auth.toml").write_text(
+        '[[access_keys]]\nname = "admin"\naccess_key_id = "AKIDGUARDADMIN"\nsecret_access_key = "admin-secret"\n\n'
+        '[[access_keys]]\nname = "reader"\naccess_key_id = "AKIDGUARDREAD"\nsecret_access_key = "reader-secret"\n'
+        'actions = ["bedrock:GetGuardrail", "bedrock:ListGuardrails", "bedrock:ApplyGuardrail"]\n')
+    settings = Settings.from_env(profile="test", auth_file=tmp_path / "auth.toml", data_dir=tmp_path / "data")
+    with ThreadServer(build_app(settings)) as server:
+        def client(service: str, key: str, secret: str) -> Any:
+            return boto3.client(service, endpoint_url=server.url, aws_access_key_id=key, aws_secret_access_key=secret,
+                                config=Config(retries={"total_max_attempts": 1}))
+
+        admin = client("bedrock", "AKIDGUARDADMIN", "admin-secret")
+        reader = client("bedrock", "AKIDGUARDREAD", "reader-secret")
+        gid = create(admin, "guarded", wordPolicyConfig={"wordsConfig": [{"text": "x"}]})["guardrailId"]
+        assert reader.get_guardrail(guardrailIdentifier=gid)["name"] == "guarded"
+        assert [g["id"] for g in reader.list_guardrails()["guardrails"]] == [gid]
+        assert apply(client("bedrock-runtime", "AKIDGUARDREAD", "reader-secret"), gid, "x")["action"] == "GUARDRAIL_INTERVENED"
+        for call, action in ((lambda: create(reader, "mine", wordPolicyConfig={"wordsConfig": [{"text": "x"}]}), "CreateGuardrail"),
+                             (lambda: reader.delete_guardrail(guardrailIdentifier=gid), "DeleteGuardrail"),
+                             (lambda: reader.create_guardrail_version(guardrailIdentifier=gid), "CreateGuardrailVersion")):
+            with pytest.raises(ClientError) as excinfo:
+                call()
+            code, status, message = error_of(excinfo)
+            assert (code, status) == ("AccessDeniedException", 403) and f"bedrock:{action}" in message
+        assert admin.get_guardrail(guardrailIdentifier=gid)["version"] == "DRAFT"  # nothing was deleted
+
+
 # --- persistence --------------------------------------------------------------------------------------
 def test_restart_keeps_guardrails(control: Any, guard_server: ServerProcess, data_dir: Path) -> None:
     gid = create(control, "durable", wordPolicyConfig={"wordsConfig": [{"text": "keepme"}]})["guardrailId"]
@@ -406,3 +439,4 @@ def test_restart_keeps_guardrails(control: Any, guard_server: ServerProcess, dat
         assert out["action"] == "GUARDRAIL_INTERVENED"
     finally:
         restarted.stop()
+
