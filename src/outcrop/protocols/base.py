@@ -62,6 +62,9 @@ class StreamReply:
 class Protocol:
     name: ClassVar[str]
     operations: ClassVar[frozenset[str]] = frozenset()
+    # What the family takes and gives, in the control plane's ModelModality words (ListFoundationModels).
+    input_modalities: ClassVar[tuple[str, ...]] = ("TEXT",)
+    output_modalities: ClassVar[tuple[str, ...]] = ("TEXT",)
 
     async def invoke_model(self, ctx: InvokeContext) -> InvokeReply:
         raise NotImplementedError

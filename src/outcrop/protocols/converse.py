@@ -250,6 +250,8 @@ def _response_fields(result: ChatResult, paths: list[str]) -> dict[str, Any] | N
 class Converse(Protocol):
     name = "converse"
     operations = frozenset({CONVERSE, CONVERSE_STREAM})
+    input_modalities = ("TEXT", "IMAGE")
+    output_modalities = ("TEXT",)
 
     def parse(self, body: bytes, json_from_prompt: bool = True) -> ChatRequest:
         return parse_converse(body, json_from_prompt)

@@ -1,4 +1,4 @@
-"""The routes of botocore's `bedrock` control plane that outcrop serves (guardrail CRUD), and
+"""The routes of botocore's `bedrock` control plane that outcrop serves (guardrail CRUD, the foundation-model catalogue), and
 bedrock-runtime's ApplyGuardrail. Their paths do not collide with bedrock-runtime's, so one port
 serves both services: point AWS_ENDPOINT_URL_BEDROCK and AWS_ENDPOINT_URL_BEDROCK_RUNTIME at it."""
 
@@ -14,6 +14,7 @@ from starlette.responses import Response
 
 from outcrop.guardrails.service import Guardrails, region_of
 from outcrop.guardrails.wire import CreateGuardrailRequest, CreateGuardrailVersionRequest, GuardrailSpec, parse_json
+from outcrop.registry import catalog
 from outcrop.server.body import read_body
 
 router = APIRouter()
@@ -90,3 +91,19 @@ async def apply_guardrail(guardrailIdentifier: str, guardrailVersion: str, reque
     body = await _body(request)
     result = await guardrails_of(request).apply(unquote(guardrailIdentifier), unquote(guardrailVersion), body)
     return _json(result)
+
+
+@router.get("/foundation-models", operation_id="ListFoundationModels")
+async def list_foundation_models(request: Request) -> Response:
+    """ListFoundationModels: every id this server serves, with modalities, streaming and inference types."""
+    query = request.query_params
+    table = request.app.state.runtime.table
+    return _json(catalog.list_models(table, region_of(request.headers.get("authorization")), query.get("byProvider"),
+                                     query.get("byOutputModality"), query.get("byInferenceType"),
+                                     query.get("byCustomizationType")))
+
+
+@router.get("/foundation-models/{modelIdentifier}", operation_id="GetFoundationModel")
+async def get_foundation_model(modelIdentifier: str, request: Request) -> Response:
+    table = request.app.state.runtime.table
+    return _json(catalog.get_model(table, unquote(modelIdentifier), region_of(request.headers.get("authorization"))))

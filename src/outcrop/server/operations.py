@@ -12,6 +12,8 @@ _GUARDRAIL_ROUTE = re.compile(r"^/guardrail/([^/]+)/version/([^/]+)/apply$")
 # The `bedrock` control plane (botocore's `bedrock` service) on the same port: (method, path) -> operation.
 _CONTROL_COLLECTION = re.compile(r"^/guardrails/?$")
 _CONTROL_ITEM = re.compile(r"^/guardrails/([^/]+)$")
+_FOUNDATION_MODELS = re.compile(r"^/foundation-models/?$")
+_FOUNDATION_MODEL = re.compile(r"^/foundation-models/([^/]+)$")
 _CONTROL_OPERATIONS = {"GET": "GetGuardrail", "PUT": "UpdateGuardrail", "DELETE": "DeleteGuardrail",
                        "POST": "CreateGuardrailVersion"}
 _OPERATIONS = {
@@ -33,6 +35,8 @@ IAM_ACTIONS = {
     "UpdateGuardrail": "bedrock:UpdateGuardrail",
     "DeleteGuardrail": "bedrock:DeleteGuardrail",
     "CreateGuardrailVersion": "bedrock:CreateGuardrailVersion",
+    "ListFoundationModels": "bedrock:ListFoundationModels",
+    "GetFoundationModel": "bedrock:GetFoundationModel",
     # outcrop's image search embeds every query with its embedding model: a key may search when it
     # may invoke that model, so a key scoped to other models cannot reach it through /outcrop/v1.
     "Search": "bedrock:InvokeModel",
@@ -59,6 +63,11 @@ def operation_of(raw_path: str, method: str = "POST") -> Operation | None:
     match = _GUARDRAIL_ROUTE.match(raw_path)
     if match:
         return Operation("ApplyGuardrail", guardrail=unquote(match.group(1)))
+    if method == "GET" and _FOUNDATION_MODELS.match(raw_path):
+        return Operation("ListFoundationModels")
+    match = _FOUNDATION_MODEL.match(raw_path)
+    if method == "GET" and match:
+        return Operation("GetFoundationModel", model_id=unquote(match.group(1)))
     if _CONTROL_COLLECTION.match(raw_path):
         return Operation("ListGuardrails" if method == "GET" else "CreateGuardrail", guardrail="*")
     match = _CONTROL_ITEM.match(raw_path)

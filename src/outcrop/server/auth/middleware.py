@@ -118,8 +118,10 @@ def _authorize(principal: Principal, operation: Operation, region: str) -> None:
     action = operation.iam_action
     if operation.model_id is not None:
         resource = f"arn:aws:bedrock:{region}::foundation-model/{operation.model_id}"
-    else:
+    elif operation.guardrail is not None:
         resource = f"arn:aws:bedrock:{region}::guardrail/{operation.guardrail}"
+    else:
+        resource = "*"
     allowed = principal.permissions.allows_action(action) and (
         operation.model_id is None or principal.permissions.allows_model(operation.model_id)
     )
