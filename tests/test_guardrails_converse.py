@@ -29,6 +29,7 @@ class ScriptedStream:
     def __init__(self, text: str) -> None:
         self.text = text
         self.result: ChatResult | None = None
+        self.input_tokens = 11
 
     def __aiter__(self) -> AsyncIterator[str]:
         return self._deltas()
@@ -266,3 +267,98 @@ def test_real_tiny_vlm_with_a_guardrail(tmp_path: Path) -> None:
         assert set(response["trace"]["guardrail"]) >= {"inputAssessment", "outputAssessments"}
         blocked = converse(runtime, "say zqxjkvw", (gid, "DRAFT"), inferenceConfig={"maxTokens": 8})
         assert blocked["output"]["message"]["content"] == [{"text": "no"}]
+
+
+# --- InvokeModel / InvokeModelWithResponseStream with the guardrail headers ---------------------------
+def anthropic_body(text: str, **extra: Any) -> str:
+    import json
+
+    return json.dumps({"anthropic_version": "bedrock-2023-05-31", "max_tokens": 50,
+                       "messages": [{"role": "user", "content": text}], **extra})
+
+
+def invoke(runtime: Any, text: str, guard: tuple[str, str] | None, trace: str = "ENABLED", **extra: Any) -> dict[str, Any]:
+    import json
+
+    params: dict[str, Any] = {"modelId": MODEL, "contentType": "application/json", "accept": "application/json",
+                              "body": anthropic_body(text, **extra)}
+    if guard is not None:
+        params.update(guardrailIdentifier=guard[0], guardrailVersion=guard[1], trace=trace)
+    return json.loads(runtime.invoke_model(**params)["body"].read())
+
+
+def test_invoke_model_headers_block_and_mask(clients: tuple[Any, Any], guardrail: tuple[str, str],
+                                             scripted: tuple[ThreadServer, ScriptedChat]) -> None:
+    _, runtime = clients
+    chat = scripted[1]
+    before = len(chat.tasks)
+    body = invoke(runtime, "Tell me about project falcon", guardrail)
+    assert body["content"] == [{"type": "text", "text": BLOCKED_IN}]
+    assert body["amazon-bedrock-guardrailAction"] == "INTERVENED"
+    assert body["amazon-bedrock-trace"]["guardrail"]["input"][guardrail[0]]["wordPolicy"]["customWords"][0]["match"] == "project falcon"
+    assert len(chat.tasks) == before  # never reached the model
+
+    chat.reply = "Contact sato@example.jp."
+    body = invoke(runtime, "Who do I contact?", guardrail)
+    assert body["content"] == [{"type": "text", "text": "Contact {EMAIL}."}]
+    assert body["amazon-bedrock-guardrailAction"] == "INTERVENED"
+    assert len(body["amazon-bedrock-trace"]["guardrail"]["outputs"]) == 1
+
+    chat.reply = "Fine."
+    body = invoke(runtime, "Hello", guardrail, trace="DISABLED")
+    assert body["content"][0]["text"] == "Fine." and body["amazon-bedrock-guardrailAction"] == "NONE"
+    assert "amazon-bedrock-trace" not in body
+    assert "amazon-bedrock-guardrailAction" not in invoke(runtime, "Hello", None)
+
+
+def test_invoke_model_tag_suffix_limits_what_is_assessed(clients: tuple[Any, Any], guardrail: tuple[str, str],
+                                                         scripted: tuple[ThreadServer, ScriptedChat]) -> None:
+    _, runtime = clients
+    chat = scripted[1]
+    chat.reply = "OK."
+    tagged = "Context about project falcon. <amazon-bedrock-guardrails-guardContent_abc>What is 2+2?</amazon-bedrock-guardrails-guardContent_abc>"
+    body = invoke(runtime, tagged, guardrail, **{"amazon-bedrock-guardrailConfig": {"tagSuffix": "abc"}})
+    assert body["amazon-bedrock-guardrailAction"] == "NONE" and body["content"][0]["text"] == "OK."
+    assert [p.text for p in chat.tasks[-1].turns[0].parts] == ["Context about project falcon. What is 2+2?"]
+    tagged = "<amazon-bedrock-guardrails-guardContent_abc>project falcon?</amazon-bedrock-guardrails-guardContent_abc>"
+    body = invoke(runtime, tagged, guardrail, **{"amazon-bedrock-guardrailConfig": {"tagSuffix": "abc"}})
+    assert body["amazon-bedrock-guardrailAction"] == "INTERVENED"
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_invoke_model_stream_with_guardrail(mode: str, clients: tuple[Any, Any], guardrail: tuple[str, str],
+                                            scripted: tuple[ThreadServer, ScriptedChat]) -> None:
+    import json
+
+    _, runtime = clients
+    chat = scripted[1]
+    chat.reply = "Write to sato@example.jp today."
+    response = runtime.invoke_model_with_response_stream(
+        modelId=MODEL, contentType="application/json", guardrailIdentifier=guardrail[0], guardrailVersion=guardrail[1],
+        trace="ENABLED", body=anthropic_body("Who?", **{"amazon-bedrock-guardrailConfig": {"streamProcessingMode": mode}}))
+    chunks = [json.loads(e["chunk"]["bytes"]) for e in response["body"]]
+    text = "".join(c["delta"]["text"] for c in chunks if c["type"] == "content_block_delta")
+    stop = chunks[-1]
+    assert stop["type"] == "message_stop" and stop["amazon-bedrock-guardrailAction"] == "INTERVENED"
+    assert stop["amazon-bedrock-trace"]["guardrail"]["outputs"][0][guardrail[0]]["sensitiveInformationPolicy"]
+    assert text == ("Write to {EMAIL} today." if mode == "sync" else chat.reply)
+
+
+def test_invoke_model_guardrail_bad_input(clients: tuple[Any, Any], guardrail: tuple[str, str],
+                                          scripted: tuple[ThreadServer, ScriptedChat]) -> None:
+    import httpx
+
+    server = scripted[0]
+    _, runtime = clients
+    url = f"{server.url}/model/{MODEL}/invoke"
+    cases = [({"X-Amzn-Bedrock-GuardrailIdentifier": guardrail[0]}, anthropic_body("hi"), "ValidationException"),
+             ({}, anthropic_body("hi", **{"amazon-bedrock-guardrailConfig": {"tagSuffix": "x"}}), "ValidationException"),
+             ({"X-Amzn-Bedrock-GuardrailIdentifier": "zzzzzzzzzzzz", "X-Amzn-Bedrock-GuardrailVersion": "1"},
+              anthropic_body("hi"), "ResourceNotFoundException")]
+    for headers, body, code in cases:
+        response = httpx.post(url, content=body, headers={"Content-Type": "application/json", **headers}, timeout=30)
+        assert response.headers["x-amzn-errortype"].startswith(code), response.text
+    with pytest.raises(ClientError) as excinfo:  # a model family this server does not guard on InvokeModel
+        runtime.invoke_model(modelId="amazon.titan-embed-image-v1", body='{"inputText": "x"}', contentType="application/json",
+                             guardrailIdentifier=guardrail[0], guardrailVersion=guardrail[1])
+    assert excinfo.value.response["Error"]["Code"] == "ValidationException"

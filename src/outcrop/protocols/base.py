@@ -65,6 +65,8 @@ class Protocol:
     # What the family takes and gives, in the control plane's ModelModality words (ListFoundationModels).
     input_modalities: ClassVar[tuple[str, ...]] = ("TEXT",)
     output_modalities: ClassVar[tuple[str, ...]] = ("TEXT",)
+    # Whether InvokeModel / InvokeModelWithResponseStream apply the X-Amzn-Bedrock-Guardrail* headers.
+    invoke_guardrails: ClassVar[bool] = False
 
     async def invoke_model(self, ctx: InvokeContext) -> InvokeReply:
         raise NotImplementedError

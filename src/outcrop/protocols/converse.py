@@ -262,7 +262,7 @@ class Converse(Protocol):
     async def converse(self, ctx: InvokeContext) -> InvokeReply:
         started = time.monotonic()
         request = self._parse(ctx)
-        guard = await _guard_input(ctx, request)
+        guard = await guard_input(ctx, request)
         if guard is not None and guard.input_outcome is not None and guard.input_outcome.blocked:
             response = _blocked_response(guard, started)
             return InvokeReply(body=json.dumps(response, ensure_ascii=False).encode())
@@ -286,7 +286,7 @@ class Converse(Protocol):
     async def converse_stream(self, ctx: InvokeContext) -> StreamReply:
         started = time.monotonic()
         request = self._parse(ctx)
-        guard = await _guard_input(ctx, request)
+        guard = await guard_input(ctx, request)
         if guard is not None and guard.input_outcome is not None and guard.input_outcome.blocked:
             return StreamReply(events=_blocked_events(guard, started))
         engine = await ctx.engine()
@@ -294,7 +294,7 @@ class Converse(Protocol):
         return StreamReply(events=_converse_events(stream, request, started, guard))
 
 
-async def _guard_input(ctx: InvokeContext, request: ChatRequest) -> ConverseGuard | None:
+async def guard_input(ctx: InvokeContext, request: ChatRequest) -> ConverseGuard | None:
     """Resolve the request's guardrail and assess its input; masked input replaces the task's texts."""
     if request.guardrail is None:
         return None
@@ -307,8 +307,10 @@ async def _guard_input(ctx: InvokeContext, request: ChatRequest) -> ConverseGuar
             if guarded.turn is None:
                 if system is not None:
                     system = system.replace(guarded.text, masked)
-            else:
-                turns[guarded.turn][guarded.part] = TextPart(masked)
+            else:  # the guarded text may be a tagged part of the text part (InvokeModel's tagSuffix)
+                part = turns[guarded.turn][guarded.part]
+                assert isinstance(part, TextPart)
+                turns[guarded.turn][guarded.part] = TextPart(part.text.replace(guarded.text, masked))
         new_turns = tuple(replace(turn, parts=tuple(parts)) for turn, parts in zip(request.task.turns, turns))
         request.task = replace(request.task, turns=new_turns, system=system)
     return guard

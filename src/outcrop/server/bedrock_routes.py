@@ -12,7 +12,7 @@ from urllib.parse import unquote
 from fastapi import APIRouter, Request
 from starlette.responses import Response, StreamingResponse
 
-from outcrop.errors import BedrockError, ModelErrorException
+from outcrop.errors import BedrockError, ModelErrorException, ValidationException
 from outcrop.protocols import get_protocol
 from outcrop.protocols.base import (
     CONVERSE,
@@ -51,6 +51,11 @@ async def _context(request: Request, raw_model_id: str, operation: str) -> tuple
     protocol = get_protocol(entry.protocol)
     if operation not in protocol.operations:
         raise unsupported_operation(operation)
+    if (operation in (INVOKE_MODEL, INVOKE_MODEL_STREAM) and not protocol.invoke_guardrails
+            and request.headers.get("x-amzn-bedrock-guardrailidentifier") is not None):
+        raise ValidationException("This server applies guardrails on InvokeModel to text chat models (Anthropic "
+                                  "messages bodies) only; remove the X-Amzn-Bedrock-GuardrailIdentifier header or "
+                                  "call ApplyGuardrail.")
     body = await read_body(request, runtime.settings.max_body_bytes)
     headers = request.headers
     accept = headers.get("x-amzn-bedrock-accept") if operation == INVOKE_MODEL_STREAM else headers.get("accept")
