@@ -361,6 +361,19 @@ def test_denied_topics_semantic_en_ja(control: Any, runtime: Any) -> None:
     assert full["usage"]["topicPolicyUnits"] == 1
 
 
+def test_long_text_is_checked_to_the_end_and_oversized_text_refused(control: Any, runtime: Any) -> None:
+    gid = create(control, "long-topics", topicPolicyConfig={"topicsConfig": [INVESTMENT]},
+                 wordPolicyConfig={"wordsConfig": [{"text": "endmarker"}]})["guardrailId"]
+    filler = " ".join(f"Meeting note {i}: the projector in room {i} works fine." for i in range(200))
+    out = apply(runtime, gid, filler + " Which stocks should I buy this year to get rich?")
+    assert out["assessments"][0]["topicPolicy"]["topics"][0]["detected"] is True
+    assert apply(runtime, gid, filler)["action"] == "NONE"
+    with pytest.raises(ClientError) as excinfo:
+        apply(runtime, gid, ["x" * 60_000, "y" * 40_001])
+    code, _, message = error_of(excinfo)
+    assert code == "ValidationException" and "at most 100,000 characters" in message
+
+
 def test_input_and_output_directions(control: Any, runtime: Any) -> None:
     gid = create(control, "directions",
                  topicPolicyConfig={"topicsConfig": [{**INVESTMENT, "inputEnabled": False}]},

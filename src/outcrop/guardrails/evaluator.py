@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from outcrop.errors import ValidationException
 from outcrop.guardrails import pii, regexes, topics, words
 from outcrop.guardrails.store import StoredGuardrail
 
@@ -20,6 +21,9 @@ Source = Literal["INPUT", "OUTPUT"]
 _PAST = {"BLOCK": "BLOCKED", "ANONYMIZE": "ANONYMIZED", "NONE": "NONE"}
 # Blocks with only these qualifiers are grounding material for contextual grounding, not guarded text.
 _GROUNDING_ONLY = frozenset({"grounding_source", "query"})
+# This server's bound on the text one evaluation guards (100 text units): the topic model's cost grows
+# with the text, and a request past it is refused rather than partly checked.
+MAX_GUARDED_CHARS = 100_000
 
 
 @dataclass(frozen=True)
@@ -73,6 +77,10 @@ def evaluate(guardrail: StoredGuardrail, source: Source, blocks: list[TextBlock]
     started = time.monotonic()
     spec = guardrail.spec
     guarded = [b for b in blocks if b.guarded]
+    size = sum(len(b.text) for b in guarded)
+    if size > MAX_GUARDED_CHARS:
+        raise ValidationException(f"The content to guard has {size:,} characters; this server guards at most "
+                                  f"{MAX_GUARDED_CHARS:,} characters (100 text units) per request.")
     word_policy = spec.get("wordPolicyConfig") or {}
     sensitive = spec.get("sensitiveInformationPolicyConfig") or {}
     topic_policy = spec.get("topicPolicyConfig") or {}

