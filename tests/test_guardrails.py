@@ -168,8 +168,9 @@ def test_no_policy_and_unsupported_policies_are_refused(control: Any) -> None:
             {"type": "HATE", "inputStrength": "HIGH", "outputStrength": "HIGH"}]})
     assert error_of(excinfo)[0] == "ValidationException" and "not supported by this server" in error_of(excinfo)[2]
     with pytest.raises(ClientError) as excinfo:
-        create(control, "names", sensitiveInformationPolicyConfig={"piiEntitiesConfig": [{"type": "NAME", "action": "BLOCK"}]})
-    assert error_of(excinfo)[0] == "ValidationException" and "NAME is not supported" in error_of(excinfo)[2]
+        create(control, "names", sensitiveInformationPolicyConfig={"piiEntitiesConfig": [
+            {"type": "EMAIL", "action": "BLOCK"}, {"type": "EMAIL", "action": "NONE"}]})
+    assert error_of(excinfo)[0] == "ValidationException" and "more than once" in error_of(excinfo)[2]
     names = {g["name"] for g in control.list_guardrails(maxResults=1000)["guardrails"]}
     assert not names & {"empty", "empty-words", "content", "names"}  # a refusal changes nothing
 
@@ -323,6 +324,18 @@ def test_pii_masking_en_ja(control: Any, runtime: Any) -> None:
     # A wrong マイナンバー check digit, a non-Luhn card and an invalid IP are not PII.
     out = apply(runtime, gid, "番号 1234 5678 9017 と 4111 1111 1111 1112、999.10.10.10")
     assert out["action"] == "NONE"
+
+
+def test_names_by_ner_en_ja(control: Any, runtime: Any) -> None:
+    gid = create(control, "names-ner", sensitiveInformationPolicyConfig={"piiEntitiesConfig": [
+        {"type": "NAME", "action": "ANONYMIZE", "outputAction": "BLOCK"}, {"type": "EMAIL", "action": "ANONYMIZE"}]})["guardrailId"]
+    out = apply(runtime, gid, "山田太郎さんから佐藤花子さんへの連絡です。")
+    assert out["outputs"] == [{"text": "{NAME}さんから{NAME}さんへの連絡です。"}]
+    out = apply(runtime, gid, "John Smith asked Mary Johnson to email bob@example.com.")
+    assert out["outputs"] == [{"text": "{NAME} asked {NAME} to email {EMAIL}."}]
+    assert apply(runtime, gid, "Ask John Smith.", source="OUTPUT")["outputs"] == [{"text": BLOCKED_OUT}]
+    for text in ("今日はいい天気ですね。", "The weather in Paris is nice today."):
+        assert apply(runtime, gid, text)["action"] == "NONE", text
 
 
 def test_pii_blocking_and_multiple_blocks(control: Any, runtime: Any) -> None:

@@ -40,8 +40,8 @@ UNSUPPORTED_POLICIES = {
     "contextualGroundingPolicyConfig": "contextual grounding checks",
     "automatedReasoningPolicyConfig": "automated reasoning checks",
 }
-# PII types with no recognizer here (a person's name needs a NER model): refused, not silently unmatched.
-UNSUPPORTED_PII = frozenset({"NAME"})
+# PII types with no recognizer here: refused, not silently unmatched (none today; kept for new types).
+UNSUPPORTED_PII: frozenset[str] = frozenset()
 # Get/List responses name each policy's lists without the `Config` suffix.
 _RESPONSE_NAMES = {"topicPolicyConfig": "topicPolicy", "contentPolicyConfig": "contentPolicy",
                    "wordPolicyConfig": "wordPolicy", "sensitiveInformationPolicyConfig": "sensitiveInformationPolicy",

@@ -4,7 +4,7 @@ libphonenumber's validity rules), in Japanese and English text.
 
 Formats that only mean PII next to a keyword (a bare 4-digit PIN, a password) need that keyword
 before them ("PIN: 1234", "パスワードは hunter2"); only the value is reported and masked. NAME has
-no pattern and is not detected here (it needs a NER model)."""
+no pattern: a named-entity model finds it (names.py)."""
 
 from __future__ import annotations
 
@@ -73,6 +73,18 @@ class Phone(Recognizer):
                     yield span
 
 
+class Names(Recognizer):
+    """People's names by named-entity recognition (names.py); a pattern's reading of the same span wins."""
+
+    entity_type = "NAME"
+    priority = 3
+
+    def find(self, text: str) -> Iterable[tuple[int, int]]:
+        from outcrop.guardrails.names import person_spans
+
+        return person_spans(text)
+
+
 def _digits(value: str) -> str:
     return "".join(c for c in value if c.isdigit())
 
@@ -120,6 +132,7 @@ _PREFECTURES = ("北海道|東京都|京都府|大阪府|(?:青森|岩手|宮城
 
 RECOGNIZERS: tuple[Recognizer, ...] = (
     Phone(),
+    Names(),
     Pattern("URL", r"(?i)\b(?:https?://|www\.)[^\s<>\"'、。「」]+[^\s<>\"'、。「」.,;:!?)]"),
     Pattern("EMAIL", r"(?i)(?<![\w.+-])[a-z0-9][a-z0-9._%+-]*@[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}\b"),
     Pattern("AWS_ACCESS_KEY", r"(?<![A-Z0-9])(?:AKIA|ASIA|ABIA|ACCA|AIDA|AROA)[A-Z0-9]{16}(?![A-Z0-9])"),
