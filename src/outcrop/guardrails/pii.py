@@ -121,11 +121,15 @@ def _my_number(value: str) -> bool:
 
 # The value after a keyword: `KEY` then up to a few separator characters (":", "=", "は", "is").
 def _after(keys: str, value: str) -> str:
-    return rf"(?i:{keys})(?:\s*(?:[:：=]|is|は|：)\s*|\s+)(?P<v>{value})"
+    return rf"(?<![A-Za-z])(?i:{keys})(?:\s*(?:[:：=]|is|は|：)\s*|\s+)(?P<v>{value})"
 
 
-_B = r"(?<![\w.-])"  # a value starts at a word edge
-_E = r"(?![\w-])"
+# Value edges in ASCII terms: Japanese text runs straight into a number ("番号は4111…です"), and
+# Unicode \w or \b would count its characters as part of the value's word.
+_B = r"(?<![0-9A-Za-z.-])"
+_E = r"(?![0-9A-Za-z-])"
+_LB = r"(?<![0-9A-Za-z])"
+_LE = r"(?![0-9A-Za-z])"
 _PREFECTURES = ("北海道|東京都|京都府|大阪府|(?:青森|岩手|宮城|秋田|山形|福島|茨城|栃木|群馬|埼玉|千葉|神奈川|新潟|富山|石川|福井|山梨|長野|"
                 "岐阜|静岡|愛知|三重|滋賀|兵庫|奈良|和歌山|鳥取|島根|岡山|広島|山口|徳島|香川|愛媛|高知|福岡|佐賀|長崎|熊本|大分|宮崎|"
                 "鹿児島|沖縄)県")
@@ -133,18 +137,19 @@ _PREFECTURES = ("北海道|東京都|京都府|大阪府|(?:青森|岩手|宮城
 RECOGNIZERS: tuple[Recognizer, ...] = (
     Phone(),
     Names(),
-    Pattern("URL", r"(?i)\b(?:https?://|www\.)[^\s<>\"'、。「」]+[^\s<>\"'、。「」.,;:!?)]"),
-    Pattern("EMAIL", r"(?i)(?<![\w.+-])[a-z0-9][a-z0-9._%+-]*@[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}\b"),
+    Pattern("URL", r"(?i)(?<![0-9A-Za-z])(?:https?://|www\.)[^\s<>\"'、。「」]+[^\s<>\"'、。「」.,;:!?)]"),
+    Pattern("EMAIL", r"(?i)(?<![0-9a-z._%+-])[a-z0-9][a-z0-9._%+-]*@[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}(?![0-9a-z-])"),
     Pattern("AWS_ACCESS_KEY", r"(?<![A-Z0-9])(?:AKIA|ASIA|ABIA|ACCA|AIDA|AROA)[A-Z0-9]{16}(?![A-Z0-9])"),
     Pattern("AWS_SECRET_KEY", r"(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])", _secret),
     Pattern("CREDIT_DEBIT_CARD_NUMBER", _B + r"\d(?:[ -]?\d){12,18}" + _E, _card),
     Pattern("CREDIT_DEBIT_CARD_CVV", _after(r"cvv2?|cvc2?|cid|security code|セキュリティコード", r"\d{3,4}") + _E),
     Pattern("CREDIT_DEBIT_CARD_EXPIRY",
             _after(r"exp(?:iry|iration)?(?: date)?|valid thru|有効期限", r"(?:0[1-9]|1[0-2])\s?/\s?(?:\d{2}|20\d{2})") + _E),
-    Pattern("INTERNATIONAL_BANK_ACCOUNT_NUMBER", r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b", iban.is_valid),
-    Pattern("SWIFT_CODE", _after(r"swift(?: code)?|bic|swiftコード", r"[A-Z]{6}[A-Z2-9][A-NP-Z0-9](?:[A-Z0-9]{3})?") + r"\b",
+    Pattern("INTERNATIONAL_BANK_ACCOUNT_NUMBER", _LB + r"[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?" + _LE,
+            iban.is_valid),
+    Pattern("SWIFT_CODE", _after(r"swift(?: code)?|bic|swiftコード", r"[A-Z]{6}[A-Z2-9][A-NP-Z0-9](?:[A-Z0-9]{3})?") + _LE,
             bic.is_valid),
-    Pattern("SWIFT_CODE", r"\b[A-Z]{6}[A-Z2-9][A-NP-Z0-9][A-Z0-9]{3}\b", lambda v: bic.is_valid(v) and v[8:] != "XXX"),
+    Pattern("SWIFT_CODE", _LB + r"[A-Z]{6}[A-Z2-9][A-NP-Z0-9][A-Z0-9]{3}" + _LE, lambda v: bic.is_valid(v) and v[8:] != "XXX"),
     Pattern("IP_ADDRESS", r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?![\d.])", _ip),
     Pattern("IP_ADDRESS", r"(?i)(?<![\w:])(?:[0-9a-f]{1,4}:){2,7}(?::|[0-9a-f]{1,4})(?:[0-9a-f:]*)(?![\w:])", _ip),
     Pattern("MAC_ADDRESS", r"(?i)(?<![\w:-])[0-9a-f]{2}(?:([:-])[0-9a-f]{2})(?:\1[0-9a-f]{2}){4}(?![\w:-])"),
@@ -156,14 +161,14 @@ RECOGNIZERS: tuple[Recognizer, ...] = (
     Pattern("DRIVER_ID", _after(r"driver'?s? licen[cs]e(?: number| no\.?)?|dl(?: number| no\.?)|運転免許証番号|免許証番号",
                                 r"[A-Z0-9]{5,15}") + _E),
     Pattern("UK_NATIONAL_INSURANCE_NUMBER",
-            r"\b(?!BG|GB|KN|NK|NT|TN|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b"),
+            _LB + r"(?!BG|GB|KN|NK|NT|TN|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d{2} ?\d{2} ?\d{2} ?[A-D]" + _LE),
     Pattern("UK_NATIONAL_HEALTH_SERVICE_NUMBER", _B + r"\d{3}[ -]?\d{3}[ -]?\d{4}" + _E, lambda v: nhs.is_valid(_digits(v))),
     Pattern("UK_UNIQUE_TAXPAYER_REFERENCE_NUMBER", _after(r"utr|unique taxpayer reference(?: number)?", r"\d{10}") + _E,
             lambda v: utr.is_valid(v)),
     Pattern("CA_SOCIAL_INSURANCE_NUMBER", _B + r"\d{3}[- ]\d{3}[- ]\d{3}" + _E, lambda v: ca_sin.is_valid(_digits(v))),
     Pattern("CA_HEALTH_NUMBER", _after(r"health (?:card|number)|ohip(?: number)?", r"\d{4}[- ]?\d{3}[- ]?\d{3}(?:[- ]?[A-Z]{2})?")
             + _E),
-    Pattern("VEHICLE_IDENTIFICATION_NUMBER", r"\b[A-HJ-NPR-Z0-9]{17}\b", _vin),
+    Pattern("VEHICLE_IDENTIFICATION_NUMBER", _LB + r"[A-HJ-NPR-Z0-9]{17}" + _LE, _vin),
     Pattern("LICENSE_PLATE", r"[一-龥]{1,4}\s?\d{2,3}\s?[ぁ-ん]\s?(?:\d{1,2}-\d{2}|・\d{1,3})"),
     Pattern("LICENSE_PLATE", _after(r"licen[cs]e plate|plate number|ナンバープレート", r"[A-Z0-9][A-Z0-9 -]{1,8}[A-Z0-9]") + _E),
     Pattern("PASSWORD", _after(r"password|passwd|pwd|passcode|パスワード|暗証コード", r"[^\s、。「」]{4,64}")),
@@ -173,12 +178,14 @@ RECOGNIZERS: tuple[Recognizer, ...] = (
     Pattern("PIN", _after(r"マイナンバー|個人番号|my ?number", r"\d{4}[ -]?\d{4}[ -]?\d{4}") + _E, _my_number),
     Pattern("PIN", r"(?<![\w.-]|\d[ -])\d{4}[ -]\d{4}[ -]\d{4}(?![\w-]|[ -]\d)", _my_number),
     Pattern("USERNAME", _after(r"user ?name|user ?id|login(?: id)?|ユーザー名|ユーザーID|ログインID", r"[\w.@-]{3,64}")),
-    Pattern("AGE", r"(?i)\b(?P<v>\d{1,3})(?:\s?years?[\s-]old|\s?yo\b)|(?P<v>\d{1,3})\s?(?:歳|才)(?![\d])"),
+    Pattern("AGE", r"(?i)(?<![0-9A-Za-z.])(?P<v>\d{1,3})(?:\s?years?[\s-]old|\s?yo(?![A-Za-z]))|(?<![0-9.])(?P<v>\d{1,3})\s?(?:歳|才)"),
     Pattern("AGE", _after(r"age|年齢", r"\d{1,3}") + _E),
     # 郵便番号 and addresses: Bedrock has no postal-code type; a postal code is part of an ADDRESS.
     Pattern("ADDRESS", r"〒\s?\d{3}-?\d{4}(?!\d)|" + _after(r"郵便番号|postal code|zip(?: code)?", r"\d{3}-\d{4}") + r"(?!\d)"),
-    Pattern("ADDRESS", rf"(?:{_PREFECTURES})[一-龥ぁ-んァ-ヶー]{{1,8}}?[市区町村郡][一-龥ぁ-んァ-ヶー0-9０-９−－ー丁目番地号の-]{{0,30}}"),
-    Pattern("ADDRESS", r"\b\d{1,6}(?: [A-Z][a-z]+){1,4} (?:Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|"
+    # 都道府県 + 市区町村 (a second one for 政令市の区), then a town name and a block number if present.
+    Pattern("ADDRESS", rf"(?:{_PREFECTURES})[一-龥ァ-ヶー]{{1,8}}?[市区町村郡](?:[一-龥ァ-ヶー]{{1,6}}?[区町村])?"
+                       r"(?:[一-龥ァ-ヶーの]{0,10}?(?:[0-9０-９]+(?:丁目|番地|番|号|[−－ー-])){1,4}[0-9０-９]*)?"),
+    Pattern("ADDRESS", _LB + r"\d{1,6}(?: [A-Z][a-z]+){1,4} (?:Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|"
                        r"Way|Place|Pl)\b\.?(?:,? (?:Apt|Suite|Unit) \w+)?(?:, [A-Z][a-z]+(?: [A-Z][a-z]+)*)?(?:, [A-Z]{2} \d{5})?"),
 )
 
