@@ -138,7 +138,7 @@ def test_validation_wording(unchecked: Any) -> None:
          "1 validation error detected: Value at 'name' failed to satisfy constraint: Member must satisfy regular "
          "expression pattern: [0-9a-zA-Z-_]+"),
         ({"name": "ok", "blockedOutputsMessaging": "b", "wordPolicyConfig": {"wordsConfig": [{"text": "x"}]}},
-         "1 validation error detected: Value at 'blockedInputMessaging' failed to satisfy constraint: Member must not be null"),
+         "1 validation error detected: Value null at 'blockedInputMessaging' failed to satisfy constraint: Member must not be null"),
         ({"name": "ok", "blockedInputMessaging": "a", "blockedOutputsMessaging": "b",
           "sensitiveInformationPolicyConfig": {"piiEntitiesConfig": [{"type": "SHOE_SIZE", "action": "BLOCK"}]}},
          "Value 'SHOE_SIZE' at 'sensitiveInformationPolicyConfig.piiEntitiesConfig.1.member.type' failed to satisfy "

@@ -113,7 +113,7 @@ def evaluate(guardrail: StoredGuardrail, source: Source, blocks: list[TextBlock]
         if custom_words:
             for word in words.matcher(tuple(custom_words)).find(text):
                 custom_found.setdefault(word, custom_words[word])
-        for list_type, action in managed:
+        for _list_type, action in managed:
             for word in words.matcher(words.profanity()).find(text):
                 managed_found.setdefault(word, action)
         replacements: list[tuple[int, int, str]] = []

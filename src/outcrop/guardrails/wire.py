@@ -209,10 +209,10 @@ def _path(loc: tuple[Any, ...]) -> str:
 def _value(loc: tuple[Any, ...], value: Any) -> str:
     names = [p for p in loc if isinstance(p, str)]
     leaf = names[-1] if names else ""
+    if value is None:  # nothing to hide in a missing member
+        return "Value null"
     if leaf in _SENSITIVE and not (leaf in ("name", "action") and _NOT_SENSITIVE_UNDER & set(names)):
         return "Value"
-    if value is None:
-        return "Value null"
     if isinstance(value, (list, dict)):
         return f"Value '{json.dumps(value, ensure_ascii=False)[:200]}'"
     return f"Value '{value}'"
