@@ -256,6 +256,39 @@ def test_concurrent_writers_keep_one_consistent_result(control: Any) -> None:
     assert numbers == ["DRAFT", "1", "2", "3", "4", "5", "6"]  # none lost, none twice
 
 
+def test_two_servers_on_one_data_dir(tmp_path: Path) -> None:
+    """Concurrent writers in two processes: every create lands once, a contested name goes to one."""
+    first, second = (_start(tmp_path / "shared", tmp_path / f"server-{i}.log") for i in range(2))
+    try:
+        clients = [boto3.client("bedrock", endpoint_url=s.url, config=Config(retries={"total_max_attempts": 1}))
+                   for s in (first, second)]
+        outcomes: list[str] = []
+        lock = threading.Lock()
+
+        def worker(i: int) -> None:
+            client = clients[i % 2]
+            create(client, f"distinct-{i}", wordPolicyConfig={"wordsConfig": [{"text": "x"}]})
+            try:
+                create(client, "shared-name", wordPolicyConfig={"wordsConfig": [{"text": f"w{i}"}]})
+                outcome = "created"
+            except ClientError as exc:
+                outcome = exc.response["Error"]["Code"]
+            with lock:
+                outcomes.append(outcome)
+
+        threads = [threading.Thread(target=worker, args=(i,)) for i in range(10)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert sorted(outcomes) == ["ConflictException"] * 9 + ["created"]
+        views = [sorted(g["name"] for g in c.list_guardrails(maxResults=1000)["guardrails"]) for c in clients]
+        assert views[0] == views[1] == sorted([f"distinct-{i}" for i in range(10)] + ["shared-name"])
+    finally:
+        first.stop()
+        second.stop()
+
+
 # --- ApplyGuardrail, per policy ---------------------------------------------------------------------
 def test_word_filters_custom_and_profanity_en_ja(control: Any, runtime: Any) -> None:
     gid = create(control, "words", wordPolicyConfig={
