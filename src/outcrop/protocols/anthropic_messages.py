@@ -24,7 +24,9 @@ from outcrop.protocols.base import (
     require_json,
 )
 from outcrop.protocols.chat_content import ContentBudget, image_part
-from outcrop.protocols.converse import Converse, asks_for_json, asks_for_ocr, check_roles
+from outcrop.guardrails.enforce import ConverseGuard
+from outcrop.protocols.converse import ChatRequest, Converse, asks_for_json, asks_for_ocr, check_roles, guard_input
+from outcrop.protocols.invoke_guardrail import guarded_texts, guardrail_request, response_fields
 from outcrop.protocols.validation import parse_body
 from outcrop.tasks.chat import ChatResult, ChatTask, ChatTurn, Part, TextPart
 
@@ -129,41 +131,85 @@ def _metrics_headers(result: ChatResult) -> dict[str, str]:
 class AnthropicMessages(Converse):
     name = "anthropic-messages"
     operations = frozenset({INVOKE_MODEL, INVOKE_MODEL_STREAM, CONVERSE, CONVERSE_STREAM})
+    invoke_guardrails = True
 
-    def parse_invoke(self, ctx: InvokeContext) -> ChatTask:
+    def parse_invoke(self, ctx: InvokeContext, body: bytes | None = None) -> ChatTask:
         require_json(ctx.content_type, ctx.accept)
-        return parse_anthropic(ctx.body, bool(ctx.entry.option("json_from_prompt", True)))
+        return parse_anthropic(ctx.body if body is None else body, bool(ctx.entry.option("json_from_prompt", True)))
+
+    async def _guarded(self, ctx: InvokeContext) -> tuple[ChatTask, ConverseGuard | None]:
+        """The task, and the guardrail the headers name with the input already assessed (masked input
+        reaches the model masked)."""
+        guardrail, body = guardrail_request(ctx.headers, ctx.body)
+        task = self.parse_invoke(ctx, body)
+        if guardrail is None:
+            return task, None
+        task, texts = guarded_texts(task, guardrail.tag_suffix)
+        request = ChatRequest(task=task, guardrail=guardrail.config, guarded=texts)
+        guard = await guard_input(ctx, request)
+        return request.task, guard
 
     async def invoke_model(self, ctx: InvokeContext) -> InvokeReply:
-        task = self.parse_invoke(ctx)
+        task, guard = await self._guarded(ctx)
+        message = {"id": f"msg_bdrk_{uuid.uuid4().hex[:24]}", "type": "message", "role": "assistant",
+                   "model": _model_name(ctx.model_id)}
+        if guard is not None and guard.input_outcome is not None and guard.input_outcome.blocked:
+            body = {**message, "content": [{"type": "text", "text": guard.blocked_input_blocks()[0]["text"]}],
+                    "stop_reason": "end_turn", "stop_sequence": None, "usage": {"input_tokens": 0, "output_tokens": 0},
+                    **response_fields(guard)}
+            return InvokeReply(body=json.dumps(body, ensure_ascii=False).encode())
         engine = await ctx.engine()
         result = await engine.generate(task)
+        text = result.text
+        if guard is not None:
+            text = (await guard.check_output([{"text": text}], result.stop_reason))[0][0]["text"]
         body = {
-            "id": f"msg_bdrk_{uuid.uuid4().hex[:24]}",
-            "type": "message",
-            "role": "assistant",
-            "model": _model_name(ctx.model_id),
-            "content": [{"type": "text", "text": result.text}],
+            **message,
+            "content": [{"type": "text", "text": text}],
             "stop_reason": result.stop_reason,
             "stop_sequence": result.stop_sequence,
             "usage": {"input_tokens": result.input_tokens, "output_tokens": result.output_tokens},
+            **(response_fields(guard) if guard is not None else {}),
         }
         return InvokeReply(body=json.dumps(body, ensure_ascii=False).encode(), headers=_metrics_headers(result))
 
     async def invoke_model_stream(self, ctx: InvokeContext) -> StreamReply:
         started = time.monotonic()
-        task = self.parse_invoke(ctx)
+        task, guard = await self._guarded(ctx)
+        headers = {"X-Amzn-Bedrock-Content-Type": "application/json"}
+        model = _model_name(ctx.model_id)
+        if guard is not None and guard.input_outcome is not None and guard.input_outcome.blocked:
+            return StreamReply(events=_blocked_anthropic_events(guard, model, started), headers=headers)
         engine = await ctx.engine()
         stream = await engine.open_stream(task)
-        return StreamReply(events=_anthropic_events(stream, _model_name(ctx.model_id), started),
-                           headers={"X-Amzn-Bedrock-Content-Type": "application/json"})
+        return StreamReply(events=_anthropic_events(stream, model, started, guard), headers=headers)
 
 
 def _chunk(event: dict[str, Any]) -> tuple[str, dict[str, str]]:
     return "chunk", {"bytes": base64.b64encode(json.dumps(event, ensure_ascii=False).encode()).decode()}
 
 
-async def _anthropic_events(stream: Any, model: str, started: float) -> AsyncIterator[tuple[str, Any]]:
+async def _blocked_anthropic_events(guard: ConverseGuard, model: str, started: float) -> AsyncIterator[tuple[str, Any]]:
+    """A blocked input on InvokeModelWithResponseStream: the blocked message as the whole answer."""
+    yield _chunk({"type": "message_start", "message": {
+        "id": f"msg_bdrk_{uuid.uuid4().hex[:24]}", "type": "message", "role": "assistant", "model": model, "content": [],
+        "stop_reason": None, "stop_sequence": None, "usage": {"input_tokens": 0, "output_tokens": 0}}})
+    yield _chunk({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}})
+    yield _chunk({"type": "content_block_delta", "index": 0,
+                  "delta": {"type": "text_delta", "text": guard.blocked_input_blocks()[0]["text"]}})
+    yield _chunk({"type": "content_block_stop", "index": 0})
+    yield _chunk({"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                  "usage": {"output_tokens": 0}})
+    latency = int((time.monotonic() - started) * 1000)
+    yield _chunk({"type": "message_stop", **response_fields(guard), "amazon-bedrock-invocationMetrics": {
+        "inputTokenCount": 0, "outputTokenCount": 0, "invocationLatency": latency, "firstByteLatency": latency}})
+
+
+async def _anthropic_events(stream: Any, model: str, started: float,
+                            guard: ConverseGuard | None = None) -> AsyncIterator[tuple[str, Any]]:
+    """Anthropic's stream events. With a guardrail in `sync` mode (the default) the text is held back
+    until the output has been assessed; `async` streams at once and the assessment follows."""
+    live = guard is None or guard.stream_mode == "async"
     yield _chunk({
         "type": "message_start",
         "message": {"id": f"msg_bdrk_{uuid.uuid4().hex[:24]}", "type": "message", "role": "assistant", "model": model,
@@ -175,14 +221,20 @@ async def _anthropic_events(stream: Any, model: str, started: float) -> AsyncIte
     async for delta in stream:
         if first_byte is None:
             first_byte = time.monotonic() - started
-        yield _chunk({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": delta}})
+        if live:
+            yield _chunk({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": delta}})
     result: ChatResult = stream.result
+    if guard is not None:
+        text = (await guard.check_output([{"text": result.text}], result.stop_reason))[0][0]["text"]
+        if not live and text:
+            yield _chunk({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": text}})
     yield _chunk({"type": "content_block_stop", "index": 0})
     yield _chunk({"type": "message_delta", "delta": {"stop_reason": result.stop_reason, "stop_sequence": result.stop_sequence},
                   "usage": {"output_tokens": result.output_tokens}})
     latency = int((time.monotonic() - started) * 1000)
     yield _chunk({
         "type": "message_stop",
+        **(response_fields(guard) if guard is not None else {}),
         "amazon-bedrock-invocationMetrics": {
             "inputTokenCount": result.input_tokens, "outputTokenCount": result.output_tokens,
             "invocationLatency": latency, "firstByteLatency": int((first_byte if first_byte is not None else latency / 1000) * 1000),

@@ -39,6 +39,9 @@ class InvokeContext:
     # protocol that needs a chat model's help (protocols/mask_translation.py translates maskPrompt).
     # None where no runtime is at hand. Raises ModelErrorException for an id that is not a chat model.
     chat_engine: Callable[[str], Awaitable[Any]] | None = None
+    # The server's guardrails (outcrop.guardrails.service.Guardrails), for `guardrailConfig`; None
+    # where no server is at hand.
+    guardrails: Any | None = None
 
 
 @dataclass
@@ -59,6 +62,11 @@ class StreamReply:
 class Protocol:
     name: ClassVar[str]
     operations: ClassVar[frozenset[str]] = frozenset()
+    # What the family takes and gives, in the control plane's ModelModality words (ListFoundationModels).
+    input_modalities: ClassVar[tuple[str, ...]] = ("TEXT",)
+    output_modalities: ClassVar[tuple[str, ...]] = ("TEXT",)
+    # Whether InvokeModel / InvokeModelWithResponseStream apply the X-Amzn-Bedrock-Guardrail* headers.
+    invoke_guardrails: ClassVar[bool] = False
 
     async def invoke_model(self, ctx: InvokeContext) -> InvokeReply:
         raise NotImplementedError

@@ -13,15 +13,16 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from outcrop.errors import ResourceNotFoundException, ValidationException
+from outcrop.errors import ValidationException
+from outcrop.guardrails.enforce import INTERVENED, ConverseGuard, GuardedText
 from outcrop.protocols.base import CONVERSE, CONVERSE_STREAM, InvokeContext, InvokeReply, Protocol, StreamReply
 from outcrop.protocols.chat_content import ContentBudget, document_parts, image_part
-from outcrop.protocols.converse_schema import ContentBlock, ConverseRequest
+from outcrop.protocols.converse_schema import ContentBlock, ConverseRequest, GuardrailConfig
 from outcrop.protocols.tool_prompt import CALL_OPEN, call_text, parse_calls, response_text, tools_prompt
 from outcrop.protocols.validation import parse_body
 from outcrop.tasks.chat import ChatResult, ChatTask, ChatTurn, ImagePart, Part, TextPart
 
-_UNSUPPORTED_BLOCKS = ("video", "audio", "guardContent", "reasoningContent", "citationsContent", "searchResult")
+_UNSUPPORTED_BLOCKS = ("video", "audio", "reasoningContent", "citationsContent", "searchResult")
 _EXTRA_FIELDS = {"top_k": (int, 0, 500), "seed": (int, 0, 2**32 - 1), "ocr": (bool, 0, 1)}
 JSON_WORDS = ("json",)
 # A last user turn with an image and one of these asks for text extraction: OCR grounding applies.
@@ -35,6 +36,9 @@ class ChatRequest:
     task: ChatTask
     tool_names: set[str] = field(default_factory=set)
     response_paths: list[str] = field(default_factory=list)
+    guardrail: GuardrailConfig | None = None
+    # What a guardrail assesses on input: the guardContent texts if any, else every message text.
+    guarded: list[GuardedText] = field(default_factory=list)
 
 
 def check_roles(roles: list[str]) -> None:
@@ -55,6 +59,14 @@ def check_roles(roles: list[str]) -> None:
 def _block_parts(block: ContentBlock, where: str, budget: ContentBudget, has_tools: bool) -> list[Part]:
     if block.text is not None:
         return [TextPart(block.text)]
+    if block.guardContent is not None:
+        guard = block.guardContent
+        if guard.text is not None:
+            return [TextPart(guard.text.text)]
+        assert guard.image is not None
+        if guard.image.source.bytes is None:
+            raise ValidationException(f"{where}.guardContent.image.source: s3Location is not supported by this server. Send the image as bytes.")
+        return [image_part(guard.image.source.bytes, guard.image.format, f"{where}.guardContent.image", budget)]
     if block.image is not None:
         if block.image.source.bytes is None:
             raise ValidationException(f"{where}.image.source: s3Location is not supported by this server. Send the image as bytes.")
@@ -139,9 +151,6 @@ def parse_converse(body: bytes, json_from_prompt: bool = True) -> ChatRequest:
     request = parse_body(ConverseRequest, body)
     if request.promptVariables is not None:
         raise ValidationException("promptVariables can only be used with a prompt resource ARN as the model id.")
-    if request.guardrailConfig is not None:
-        identifier = request.guardrailConfig.get("guardrailIdentifier", "")
-        raise ResourceNotFoundException(f"The guardrail with identifier '{identifier}' was not found. No guardrails are configured on this server.")
     messages = request.messages or []
     check_roles([m.role for m in messages])
     tools = [t.toolSpec for t in (request.toolConfig.tools if request.toolConfig else []) if t.toolSpec is not None]
@@ -149,6 +158,8 @@ def parse_converse(body: bytes, json_from_prompt: bool = True) -> ChatRequest:
         raise ValidationException("systemTool tools are not supported by this model.")
     budget = ContentBudget()
     turns = []
+    explicit: list[GuardedText] = []
+    every_text: list[GuardedText] = []
     for i, message in enumerate(messages):
         if not message.content:
             raise ValidationException(
@@ -159,13 +170,28 @@ def parse_converse(body: bytes, json_from_prompt: bool = True) -> ChatRequest:
         for j, block in enumerate(message.content):
             if message.role == "assistant" and (block.image is not None or block.document is not None):
                 raise ValidationException(f"messages.{i}.content.{j}: images and documents can only be sent in user messages.")
+            if block.text is not None:
+                every_text.append(GuardedText(i, len(parts), block.text))
+            elif block.guardContent is not None and block.guardContent.text is not None:
+                guard_text = block.guardContent.text
+                explicit.append(GuardedText(i, len(parts), guard_text.text, tuple(guard_text.qualifiers or ())))
             parts.extend(_block_parts(block, f"messages.{i}.content.{j}", budget, bool(tools)))
         if any(b.document is not None for b in message.content) and not any(b.text for b in message.content):
             raise ValidationException(
                 f"messages.{i}: a message with a document must also contain a text block. Add a text block and try again."
             )
         turns.append(ChatTurn(role=message.role, parts=tuple(parts)))
-    system = "\n".join(b.text for b in (request.system or []) if b.text) or None
+    system_texts = []
+    for k, block in enumerate(request.system or []):
+        if block.text:
+            system_texts.append(block.text)
+        elif block.guardContent is not None:
+            if block.guardContent.text is None:
+                raise ValidationException(f"system.{k}.guardContent: only text guard content is supported in the system prompt.")
+            guard_text = block.guardContent.text
+            system_texts.append(guard_text.text)
+            explicit.append(GuardedText(None, k, guard_text.text, tuple(guard_text.qualifiers or ())))
+    system = "\n".join(system_texts) or None
     if tools:
         specs = [{"name": t.name, "description": t.description, "parameters": t.inputSchema.get("json", {})} for t in tools]
         prompt = tools_prompt(specs, request.toolConfig.toolChoice if request.toolConfig else None)
@@ -203,7 +229,8 @@ def parse_converse(body: bytes, json_from_prompt: bool = True) -> ChatRequest:
         hold_back=(CALL_OPEN,) if tools else (),
         ocr=asks_for_ocr(turns_t, extra.get("ocr")),
     )
-    return ChatRequest(task=task, tool_names={t.name for t in tools}, response_paths=paths)
+    return ChatRequest(task=task, tool_names={t.name for t in tools}, response_paths=paths,
+                       guardrail=request.guardrailConfig, guarded=explicit or every_text)
 
 
 def output_blocks(result: ChatResult, tool_names: set[str]) -> tuple[list[dict[str, Any]], str]:
@@ -223,6 +250,8 @@ def _response_fields(result: ChatResult, paths: list[str]) -> dict[str, Any] | N
 class Converse(Protocol):
     name = "converse"
     operations = frozenset({CONVERSE, CONVERSE_STREAM})
+    input_modalities = ("TEXT", "IMAGE")
+    output_modalities = ("TEXT",)
 
     def parse(self, body: bytes, json_from_prompt: bool = True) -> ChatRequest:
         return parse_converse(body, json_from_prompt)
@@ -233,14 +262,21 @@ class Converse(Protocol):
     async def converse(self, ctx: InvokeContext) -> InvokeReply:
         started = time.monotonic()
         request = self._parse(ctx)
+        guard = await guard_input(ctx, request)
+        if guard is not None and guard.input_outcome is not None and guard.input_outcome.blocked:
+            response = _blocked_response(guard, started)
+            return InvokeReply(body=json.dumps(response, ensure_ascii=False).encode())
         engine = await ctx.engine()
         result = await engine.generate(request.task)
         blocks, stop_reason = output_blocks(result, request.tool_names)
+        if guard is not None:
+            blocks, stop_reason = await guard.check_output(blocks, stop_reason)
         response: dict[str, Any] = {
             "output": {"message": {"role": "assistant", "content": blocks}},
             "stopReason": stop_reason,
             "usage": _usage(result),
             "metrics": {"latencyMs": int((time.monotonic() - started) * 1000)},
+            **(guard.trace_fields() if guard is not None else {}),
         }
         fields = _response_fields(result, request.response_paths)
         if fields:
@@ -250,9 +286,54 @@ class Converse(Protocol):
     async def converse_stream(self, ctx: InvokeContext) -> StreamReply:
         started = time.monotonic()
         request = self._parse(ctx)
+        guard = await guard_input(ctx, request)
+        if guard is not None and guard.input_outcome is not None and guard.input_outcome.blocked:
+            return StreamReply(events=_blocked_events(guard, started))
         engine = await ctx.engine()
         stream = await engine.open_stream(request.task)
-        return StreamReply(events=_converse_events(stream, request, started))
+        return StreamReply(events=_converse_events(stream, request, started, guard))
+
+
+async def guard_input(ctx: InvokeContext, request: ChatRequest) -> ConverseGuard | None:
+    """Resolve the request's guardrail and assess its input; masked input replaces the task's texts."""
+    if request.guardrail is None:
+        return None
+    guard = await ConverseGuard.open(ctx.guardrails, request.guardrail)
+    outcome = await guard.check_input(request.guarded)
+    if not outcome.blocked and outcome.action != "NONE":
+        turns = [list(turn.parts) for turn in request.task.turns]
+        system = request.task.system
+        for guarded, masked in zip(request.guarded, outcome.masked):
+            if guarded.turn is None:
+                if system is not None:
+                    system = system.replace(guarded.text, masked)
+            else:  # the guarded text may be a tagged part of the text part (InvokeModel's tagSuffix)
+                part = turns[guarded.turn][guarded.part]
+                assert isinstance(part, TextPart)
+                turns[guarded.turn][guarded.part] = TextPart(part.text.replace(guarded.text, masked))
+        new_turns = tuple(replace(turn, parts=tuple(parts)) for turn, parts in zip(request.task.turns, turns))
+        request.task = replace(request.task, turns=new_turns, system=system)
+    return guard
+
+
+def _blocked_response(guard: ConverseGuard, started: float) -> dict[str, Any]:
+    return {
+        "output": {"message": {"role": "assistant", "content": guard.blocked_input_blocks()}},
+        "stopReason": INTERVENED,
+        "usage": {"inputTokens": 0, "outputTokens": 0, "totalTokens": 0},
+        "metrics": {"latencyMs": int((time.monotonic() - started) * 1000)},
+        **guard.trace_fields(),
+    }
+
+
+async def _blocked_events(guard: ConverseGuard, started: float) -> AsyncIterator[tuple[str, Any]]:
+    """A blocked input as ConverseStream answers it: the blocked message as the one text block."""
+    response = _blocked_response(guard, started)
+    yield "messageStart", {"role": "assistant"}
+    yield "contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": guard.blocked_input_blocks()[0]["text"]}}
+    yield "contentBlockStop", {"contentBlockIndex": 0}
+    yield "messageStop", {"stopReason": INTERVENED}
+    yield "metadata", {key: response[key] for key in ("usage", "metrics", "trace") if key in response}
 
 
 def _usage(result: ChatResult) -> dict[str, int]:
@@ -263,14 +344,21 @@ def _usage(result: ChatResult) -> dict[str, int]:
     }
 
 
-async def _converse_events(stream: Any, request: ChatRequest, started: float) -> AsyncIterator[tuple[str, Any]]:
+async def _converse_events(stream: Any, request: ChatRequest, started: float,
+                           guard: ConverseGuard | None = None) -> AsyncIterator[tuple[str, Any]]:
+    """The event stream. With a guardrail in `sync` mode (the default) the text is held back until
+    the output has been assessed; in `async` mode it streams at once and the assessment follows."""
     yield "messageStart", {"role": "assistant"}
+    live = guard is None or guard.stream_mode == "async"
     sent_text = False
     async for delta in stream:
-        sent_text = True
-        yield "contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": delta}}
+        if live:
+            sent_text = True
+            yield "contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": delta}}
     result: ChatResult = stream.result
     blocks, stop_reason = output_blocks(result, request.tool_names)
+    if guard is not None:
+        blocks, stop_reason = await guard.check_output(blocks, stop_reason)
     index = 0
     text_block = next((b["text"] for b in blocks if "text" in b), None)
     if sent_text or text_block is not None or not blocks:
@@ -291,7 +379,8 @@ async def _converse_events(stream: Any, request: ChatRequest, started: float) ->
     if fields:
         stop["additionalModelResponseFields"] = fields
     yield "messageStop", stop
-    yield "metadata", {"usage": _usage(result), "metrics": {"latencyMs": int((time.monotonic() - started) * 1000)}}
+    yield "metadata", {"usage": _usage(result), "metrics": {"latencyMs": int((time.monotonic() - started) * 1000)},
+                       **(guard.trace_fields() if guard is not None else {})}
 
 
 def with_task(request: ChatRequest, **changes: Any) -> ChatRequest:

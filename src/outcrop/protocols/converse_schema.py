@@ -66,6 +66,32 @@ class ToolResultBlock(_Strict):
     type: str | None = None
 
 
+class GuardContentText(_Strict):
+    text: str
+    qualifiers: list[Literal["grounding_source", "query", "guard_content"]] | None = None
+
+
+class GuardContentImage(_Strict):
+    format: Literal["png", "jpeg"]
+    source: BinarySource
+
+
+class GuardContent(_Union):
+    """Content a guardrail assesses (GuardrailConverseContentBlock); the model sees it too."""
+
+    text: GuardContentText | None = None
+    image: GuardContentImage | None = None
+
+
+class GuardrailConfig(_Strict):
+    """GuardrailConfiguration (Converse) and GuardrailStreamConfiguration (ConverseStream)."""
+
+    guardrailIdentifier: str | None = None
+    guardrailVersion: str | None = None
+    trace: Literal["enabled", "disabled", "enabled_full"] | None = None
+    streamProcessingMode: Literal["sync", "async"] | None = None
+
+
 class ContentBlock(_Union):
     text: str | None = None
     image: ImageBlock | None = None
@@ -74,7 +100,7 @@ class ContentBlock(_Union):
     toolResult: ToolResultBlock | None = None
     video: dict[str, Any] | None = None
     audio: dict[str, Any] | None = None
-    guardContent: dict[str, Any] | None = None
+    guardContent: GuardContent | None = None
     cachePoint: dict[str, Any] | None = None
     reasoningContent: dict[str, Any] | None = None
     citationsContent: dict[str, Any] | None = None
@@ -88,7 +114,7 @@ class Message(_Strict):
 
 class SystemBlock(_Union):
     text: str | None = Field(None, min_length=1)
-    guardContent: dict[str, Any] | None = None
+    guardContent: GuardContent | None = None
     cachePoint: dict[str, Any] | None = None
 
 
@@ -137,7 +163,7 @@ class ConverseRequest(_Strict):
     system: list[SystemBlock] | None = None
     inferenceConfig: InferenceConfig | None = None
     toolConfig: ToolConfig | None = None
-    guardrailConfig: dict[str, Any] | None = None
+    guardrailConfig: GuardrailConfig | None = None
     additionalModelRequestFields: dict[str, Any] | None = None
     additionalModelResponseFieldPaths: list[str] | None = Field(None, max_length=10)
     promptVariables: dict[str, Any] | None = None

@@ -128,6 +128,8 @@ def to_task(request: StabilitySdxlRequest) -> ImageTask:
 class StabilitySdxl(Protocol):
     name = "stability-sdxl"
     operations = frozenset({INVOKE_MODEL})
+    input_modalities = ("TEXT", "IMAGE")
+    output_modalities = ("IMAGE",)
 
     async def invoke_model(self, ctx: InvokeContext) -> InvokeReply:
         wants_png = bool(ctx.accept) and ctx.accept.split(";")[0].strip().lower() == "image/png"

@@ -49,6 +49,8 @@ class TitanEmbedImageResponse(BaseModel):
 class TitanEmbedImage(Protocol):
     name = "titan-embed-image"
     operations = frozenset({INVOKE_MODEL})
+    input_modalities = ("TEXT", "IMAGE")
+    output_modalities = ("EMBEDDING",)
 
     def parse(self, body: bytes) -> EmbedTask:
         request = parse_body(TitanEmbedImageRequest, body)

@@ -116,6 +116,8 @@ class TitanImageRequest(_Params):
 class TitanImageV1(Protocol):
     name = "titan-image-v1"
     operations = frozenset({INVOKE_MODEL})
+    input_modalities = ("TEXT", "IMAGE")
+    output_modalities = ("IMAGE",)
     task_types: ClassVar[frozenset[str]] = frozenset({"TEXT_IMAGE", "IMAGE_VARIATION", "INPAINTING", "OUTPAINTING"})
     max_text: ClassVar[int] = 512
     max_seed: ClassVar[int] = 2_147_483_646

@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request
 import outcrop
 from outcrop.config import Settings
 from outcrop.server.bedrock_routes import router as bedrock_router
+from outcrop.server.control_routes import router as control_router
 from outcrop.server.errors import install_error_handlers
 from outcrop.server.middleware import RawPathRouting, RequestId
 from outcrop.server.runtime import Runtime
@@ -47,6 +48,7 @@ def build_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
     app.state.ready = False
     install_error_handlers(app)
     app.include_router(bedrock_router, tags=["bedrock-runtime"])
+    app.include_router(control_router, tags=["bedrock"])
     app.include_router(search_router)
 
     @app.get("/health", tags=["outcrop"])

@@ -12,7 +12,7 @@ from urllib.parse import unquote
 from fastapi import APIRouter, Request
 from starlette.responses import Response, StreamingResponse
 
-from outcrop.errors import BedrockError, ModelErrorException, ResourceNotFoundException
+from outcrop.errors import BedrockError, ModelErrorException, ValidationException
 from outcrop.protocols import get_protocol
 from outcrop.protocols.base import (
     CONVERSE,
@@ -27,6 +27,7 @@ from outcrop.protocols.base import (
 from outcrop.registry.aliases import validate_model_id
 from outcrop.server import eventstream
 from outcrop.server.body import read_body
+from outcrop.server.control_routes import guardrails_of
 from outcrop.server.errors import request_id_of
 from outcrop.server.retries import retry_key
 from outcrop.server.runtime import Runtime
@@ -50,6 +51,11 @@ async def _context(request: Request, raw_model_id: str, operation: str) -> tuple
     protocol = get_protocol(entry.protocol)
     if operation not in protocol.operations:
         raise unsupported_operation(operation)
+    if (operation in (INVOKE_MODEL, INVOKE_MODEL_STREAM) and not protocol.invoke_guardrails
+            and request.headers.get("x-amzn-bedrock-guardrailidentifier") is not None):
+        raise ValidationException("This server applies guardrails on InvokeModel to text chat models (Anthropic "
+                                  "messages bodies) only; remove the X-Amzn-Bedrock-GuardrailIdentifier header or "
+                                  "call ApplyGuardrail.")
     body = await read_body(request, runtime.settings.max_body_bytes)
     headers = request.headers
     accept = headers.get("x-amzn-bedrock-accept") if operation == INVOKE_MODEL_STREAM else headers.get("accept")
@@ -63,6 +69,7 @@ async def _context(request: Request, raw_model_id: str, operation: str) -> tuple
         content_type=headers.get("content-type"),
         accept=accept,
         chat_engine=runtime.chat_engine,
+        guardrails=guardrails_of(request),
     )
     return protocol, ctx
 
@@ -162,12 +169,3 @@ async def converse(modelId: str, request: Request) -> Response:
 async def converse_stream(modelId: str, request: Request) -> Response:
     protocol, ctx = await _context(request, modelId, CONVERSE_STREAM)
     return _stream(await _call(protocol, CONVERSE_STREAM, ctx), CONVERSE_STREAM)
-
-
-@router.post("/guardrail/{guardrailIdentifier}/version/{guardrailVersion}/apply", operation_id="ApplyGuardrail")
-async def apply_guardrail(guardrailIdentifier: str, guardrailVersion: str, request: Request) -> Response:
-    identifier, version = unquote(guardrailIdentifier), unquote(guardrailVersion)
-    raise ResourceNotFoundException(
-        f"The guardrail with identifier '{identifier}' and version '{version}' was not found. "
-        "No guardrails are configured on this server."
-    )

@@ -113,7 +113,7 @@ class Observe:
                         "headers": [(b"content-type", CONTENT_TYPE_LATEST.encode()), (b"content-length", str(len(body)).encode())]})
             await send({"type": "http.response.body", "body": body})
             return
-        operation = operation_of(path)
+        operation = operation_of(path, scope["method"])
         started = time.monotonic()
         status, outcome = 500, "InternalServerException"
 

@@ -57,7 +57,7 @@ class Authenticate:
             return
         try:
             principal, region, receive = await self._authenticate(scope, receive)
-            operation = operation_of(raw_path_of(scope))
+            operation = operation_of(raw_path_of(scope), scope["method"])
             if operation is not None:
                 _authorize(principal, operation, region)
             self.limiter.check(principal.name, principal.requests_per_second, principal.burst)
@@ -118,8 +118,10 @@ def _authorize(principal: Principal, operation: Operation, region: str) -> None:
     action = operation.iam_action
     if operation.model_id is not None:
         resource = f"arn:aws:bedrock:{region}::foundation-model/{operation.model_id}"
-    else:
+    elif operation.guardrail is not None:
         resource = f"arn:aws:bedrock:{region}::guardrail/{operation.guardrail}"
+    else:
+        resource = "*"
     allowed = principal.permissions.allows_action(action) and (
         operation.model_id is None or principal.permissions.allows_model(operation.model_id)
     )

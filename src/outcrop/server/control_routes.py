@@ -1,0 +1,109 @@
+"""The routes of botocore's `bedrock` control plane that outcrop serves (guardrail CRUD, the foundation-model catalogue), and
+bedrock-runtime's ApplyGuardrail. Their paths do not collide with bedrock-runtime's, so one port
+serves both services: point AWS_ENDPOINT_URL_BEDROCK and AWS_ENDPOINT_URL_BEDROCK_RUNTIME at it."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+from urllib.parse import unquote
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from outcrop.guardrails.service import Guardrails, region_of
+from outcrop.guardrails.wire import CreateGuardrailRequest, CreateGuardrailVersionRequest, GuardrailSpec, parse_json
+from outcrop.registry import catalog
+from outcrop.server.body import read_body
+
+router = APIRouter()
+
+
+def guardrails_of(request: Request) -> Guardrails:
+    state = request.app.state
+    if not hasattr(state, "guardrails"):
+        state.guardrails = Guardrails(state.runtime.settings.data_dir)
+    return state.guardrails  # type: ignore[no-any-return]
+
+
+def _json(document: dict[str, Any], status: int = 200) -> Response:
+    return Response(content=json.dumps(document, ensure_ascii=False), status_code=status, media_type="application/json")
+
+
+async def _body(request: Request) -> bytes:
+    return await read_body(request, request.app.state.runtime.settings.max_body_bytes)
+
+
+@router.post("/guardrails", operation_id="CreateGuardrail", status_code=202)
+async def create_guardrail(request: Request) -> Response:
+    """CreateGuardrail: a new guardrail with its DRAFT version, READY at once."""
+    body = parse_json(CreateGuardrailRequest, await _body(request))
+    control = guardrails_of(request).control
+    region = region_of(request.headers.get("authorization"))
+    return _json(await asyncio.to_thread(control.create, body, region), 202)
+
+
+@router.get("/guardrails", operation_id="ListGuardrails")
+async def list_guardrails(request: Request) -> Response:
+    """ListGuardrails: the DRAFT of every guardrail, or every version of one (`guardrailIdentifier`)."""
+    query = request.query_params
+    control = guardrails_of(request).control
+    return _json(await asyncio.to_thread(control.list, query.get("guardrailIdentifier"), query.get("maxResults"),
+                                         query.get("nextToken")))
+
+
+@router.get("/guardrails/{guardrailIdentifier}", operation_id="GetGuardrail")
+async def get_guardrail(guardrailIdentifier: str, request: Request) -> Response:
+    control = guardrails_of(request).control
+    return _json(await asyncio.to_thread(control.get, unquote(guardrailIdentifier),
+                                         request.query_params.get("guardrailVersion")))
+
+
+@router.put("/guardrails/{guardrailIdentifier}", operation_id="UpdateGuardrail", status_code=202)
+async def update_guardrail(guardrailIdentifier: str, request: Request) -> Response:
+    """UpdateGuardrail: replaces the DRAFT; numbered versions never change."""
+    spec = parse_json(GuardrailSpec, await _body(request))
+    control = guardrails_of(request).control
+    return _json(await asyncio.to_thread(control.update, unquote(guardrailIdentifier), spec), 202)
+
+
+@router.delete("/guardrails/{guardrailIdentifier}", operation_id="DeleteGuardrail", status_code=202)
+async def delete_guardrail(guardrailIdentifier: str, request: Request) -> Response:
+    """DeleteGuardrail: the whole guardrail, or one numbered version (`guardrailVersion`)."""
+    control = guardrails_of(request).control
+    return _json(await asyncio.to_thread(control.delete, unquote(guardrailIdentifier),
+                                         request.query_params.get("guardrailVersion")), 202)
+
+
+@router.post("/guardrails/{guardrailIdentifier}", operation_id="CreateGuardrailVersion", status_code=202)
+async def create_guardrail_version(guardrailIdentifier: str, request: Request) -> Response:
+    """CreateGuardrailVersion: an immutable numbered copy of the DRAFT."""
+    body = parse_json(CreateGuardrailVersionRequest, await _body(request))
+    control = guardrails_of(request).control
+    return _json(await asyncio.to_thread(control.create_version, unquote(guardrailIdentifier), body), 202)
+
+
+@router.post("/guardrail/{guardrailIdentifier}/version/{guardrailVersion}/apply", operation_id="ApplyGuardrail",
+             tags=["bedrock-runtime"])
+async def apply_guardrail(guardrailIdentifier: str, guardrailVersion: str, request: Request) -> Response:
+    """ApplyGuardrail: evaluate content against a stored guardrail version without invoking a model."""
+    body = await _body(request)
+    result = await guardrails_of(request).apply(unquote(guardrailIdentifier), unquote(guardrailVersion), body)
+    return _json(result)
+
+
+@router.get("/foundation-models", operation_id="ListFoundationModels")
+async def list_foundation_models(request: Request) -> Response:
+    """ListFoundationModels: every id this server serves, with modalities, streaming and inference types."""
+    query = request.query_params
+    table = request.app.state.runtime.table
+    return _json(catalog.list_models(table, region_of(request.headers.get("authorization")), query.get("byProvider"),
+                                     query.get("byOutputModality"), query.get("byInferenceType"),
+                                     query.get("byCustomizationType")))
+
+
+@router.get("/foundation-models/{modelIdentifier}", operation_id="GetFoundationModel")
+async def get_foundation_model(modelIdentifier: str, request: Request) -> Response:
+    table = request.app.state.runtime.table
+    return _json(catalog.get_model(table, unquote(modelIdentifier), region_of(request.headers.get("authorization"))))
