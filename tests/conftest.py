@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +22,8 @@ configure_openmp()  # before any test imports torch: in-process engines (ThreadS
 
 ROOT = Path(__file__).resolve().parent.parent
 os.environ.setdefault("OUTCROP_CACHE_DIR", str(ROOT / ".cache" / "outcrop"))
+# Servers the tests start keep guardrails and collections in a data folder of this run, never the user's.
+os.environ.setdefault("OUTCROP_DATA_DIR", tempfile.mkdtemp(prefix="outcrop-test-data-"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 # Credentials and region as any AWS user has them; the server does not need real ones.
