@@ -499,3 +499,24 @@ def test_restart_keeps_guardrails(control: Any, guard_server: ServerProcess, dat
     finally:
         restarted.stop()
 
+
+
+# --- the SDK ------------------------------------------------------------------------------------------
+def test_sdk_check(control: Any, guard_server: ServerProcess) -> None:
+    from outcrop import MultimodalAssistant
+    from outcrop.sdk import ResourceNotFoundError
+
+    assistant = MultimodalAssistant(endpoint_url=guard_server.url, region="us-east-1")
+    gid = create(control, "sdk-check", wordPolicyConfig={"wordsConfig": [{"text": "project heron"}]},
+                 sensitiveInformationPolicyConfig={"piiEntitiesConfig": [{"type": "EMAIL", "action": "ANONYMIZE"}]})["guardrailId"]
+    blocked = assistant.check("Tell me about Project Heron.", guardrail=gid)
+    assert blocked.intervened and blocked.outputs == [BLOCKED_IN] and blocked.request_id
+    assert blocked.assessments[0]["wordPolicy"]["customWords"][0]["match"].lower() == "project heron"
+    masked = assistant.check("write to taro@example.com", guardrail=gid, source="OUTPUT")
+    assert masked.intervened and masked.outputs == ["write to {EMAIL}"]
+    version = control.create_guardrail_version(guardrailIdentifier=gid)["version"]
+    clean = assistant.check("a red car", guardrail=f"{gid}:{version}")
+    assert not clean.intervened and clean.action == "NONE" and clean.version == version
+    with pytest.raises(ResourceNotFoundError) as missing:
+        assistant.check("a red car", guardrail="zzzzzzzzzzzz", version="1")
+    assert missing.value.status == 404 and missing.value.request_id

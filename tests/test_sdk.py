@@ -326,6 +326,7 @@ def test_readme_python_sdk_examples(search_server: tuple[str, Path], tmp_path: P
     test-profile server that also holds a `photos` collection; the test provides report.pdf."""
     url, _ = search_server
     monkeypatch.setenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", url)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_BEDROCK", url)  # the control plane, for the guardrails example
     monkeypatch.chdir(tmp_path)
     (tmp_path / "report.pdf").write_bytes(pdf_bytes())
     scope: dict[str, Any] = {}

@@ -23,11 +23,13 @@ from outcrop.sdk.errors import (
 from outcrop.sdk.media import Document
 from outcrop.sdk.models import ModelDefaults
 from outcrop.sdk.pricing import PRICES, EmbeddingPrice, ImagePrice, TokenPrice, UsageTally
-from outcrop.sdk.results import EmbeddingResult, ExtractResult, GeneratedImage, ImageResult, SearchHit, TextResult, Usage
+from outcrop.sdk.results import (
+    EmbeddingResult, ExtractResult, GeneratedImage, GuardrailResult, ImageResult, SearchHit, TextResult, Usage,
+)
 
 __all__ = [
     "PRICES", "AccessDeniedError", "AssistantError", "BedrockServiceError", "Document", "EmbeddingPrice",
-    "EmbeddingResult", "ExtractResult", "ExtractionError", "GeneratedImage", "ImagePrice", "ImageResult",
+    "EmbeddingResult", "ExtractResult", "ExtractionError", "GeneratedImage", "GuardrailResult", "ImagePrice", "ImageResult",
     "InternalServerError", "ModelDefaults", "ModelError", "ModelNotReadyError", "ModelTimeoutError",
     "MultimodalAssistant", "ResourceNotFoundError", "SearchFailedError", "SearchHit", "ServiceQuotaExceededError",
     "ServiceUnavailableError", "TextResult", "TextStream", "ThrottlingError", "TokenPrice", "UnsupportedModelError",

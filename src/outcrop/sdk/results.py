@@ -120,6 +120,24 @@ class EmbeddingResult:
 
 
 @dataclass(frozen=True)
+class GuardrailResult:
+    """What ApplyGuardrail decided: `intervened` when a policy blocked or masked, `outputs` the blocked
+    message or the masked text (empty when nothing changed), `assessments` Bedrock's own list."""
+
+    guardrail_id: str
+    version: str
+    action: str
+    outputs: list[str]
+    assessments: list[dict[str, Any]]
+    latency_s: float
+    request_id: str | None = None
+
+    @property
+    def intervened(self) -> bool:
+        return self.action == "GUARDRAIL_INTERVENED"
+
+
+@dataclass(frozen=True)
 class SearchHit:
     """One image-search hit, best first; `extra` keeps fields newer servers add."""
 
