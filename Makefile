@@ -16,7 +16,7 @@ PYTEST_ARGS ?=
 SYSTEM_PACKAGES ?= tesseract-ocr tesseract-ocr-jpn tesseract-ocr-eng fonts-noto-cjk
 SUDO ?= $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: serve test install install-dev bench clean system-deps
+.PHONY: serve test lint install install-dev bench clean system-deps
 
 $(VENV)/.torch:
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -48,7 +48,10 @@ system-deps:
 		else echo "warning: no apt-get; install$$missing yourself (OCR grounding stays off without tesseract)"; fi; \
 	fi
 
-test: install-dev system-deps
+lint: install-dev
+	$(VENV)/bin/ruff check src tests bench
+
+test: install-dev system-deps lint
 	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(PY) -m pytest $(PYTEST_ARGS)
 
 # The quick benchmarks (ratios against the raw library, same run). The long ones take flags:

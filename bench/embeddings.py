@@ -316,7 +316,7 @@ def quality(args: argparse.Namespace) -> None:
     sentences = stdlib_sentences(args.sentences)
     started = time.perf_counter()
     real = minilm_embeddings(sentences)
-    print(f"\n== reduced dimensions, neighbour overlap@10 vs full vectors (1000 queries, cosine)")
+    print("\n== reduced dimensions, neighbour overlap@10 vs full vectors (1000 queries, cosine)")
     print(f"all-MiniLM-L6-v2 on {len(sentences)} stdlib docstring sentences ({real.shape[1]}-d, embedded in {time.perf_counter() - started:.0f} s):")
     for dim in (256, 128):
         print(f"  {real.shape[1]} -> {dim}: engine projection {overlap_at_k(real, project(real, dim)):.3f}   PCA {overlap_at_k(real, pca(real, dim)):.3f}")

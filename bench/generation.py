@@ -149,7 +149,7 @@ def cpu_seed_request(cache: str) -> None:
         build_full_safety_checker(folder / "safety_checker")
         print(f"built full-size random SDXL + safety checker in {time.perf_counter() - started:.0f} s", flush=True)
         models = folder / "models.toml"
-        lines = [f'[models."stability.stable-diffusion-xl-v1"]', 'protocol = "stability-sdxl"', 'engine = "diffusion"',
+        lines = ['[models."stability.stable-diffusion-xl-v1"]', 'protocol = "stability-sdxl"', 'engine = "diffusion"',
                  f'weights = "{folder}"', 'dtype = "float32"', 'device = "cpu"', '[models."stability.stable-diffusion-xl-v1".options]']
         lines += [f"{k} = {json.dumps(v)}" for k, v in options.items()]
         models.write_text("\n".join(lines) + "\n")
@@ -199,9 +199,9 @@ def main() -> None:
         folder, steps, guidance, dtype, device, render = materialize("tiny-sdxl-images", Path(cache)), 30, 6.5, "float32", "cpu", 64
         # Same model, same steps and size as the server runs (no resize, no step mapping).
         models = Path(tempfile.mkdtemp()) / "models.toml"
-        models.write_text(f'[models."amazon.nova-canvas-v1:0"]\nprotocol = "nova-canvas"\nengine = "diffusion"\n'
-                          f'weights = "builtin:tiny-sdxl-images"\ndtype = "float32"\ndevice = "cpu"\n'
-                          f'[models."amazon.nova-canvas-v1:0".options]\nmax_render_side = 64\nsize_multiple = 16\n')
+        models.write_text('[models."amazon.nova-canvas-v1:0"]\nprotocol = "nova-canvas"\nengine = "diffusion"\n'
+                          'weights = "builtin:tiny-sdxl-images"\ndtype = "float32"\ndevice = "cpu"\n'
+                          '[models."amazon.nova-canvas-v1:0".options]\nmax_render_side = 64\nsize_multiple = 16\n')
         size = 512  # Nova's 512² request; the tiny model renders 64² and both sides resize to 512²
     for count in (1, 4):
         d = direct(folder, dtype, device, size, steps, count, guidance, render)

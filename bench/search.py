@@ -27,10 +27,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from search_data import InMemory, PowerLaw, exact_topk, lift, minilm  # noqa: E402
+from search_data import InMemory, PowerLaw, exact_topk, lift, minilm
 
-from outcrop.search.collections import open_collection  # noqa: E402
-from outcrop.search.store import ImageRecord  # noqa: E402
+from outcrop.search.collections import open_collection
+from outcrop.search.store import ImageRecord
 
 CACHE = Path(os.environ.get("OUTCROP_BENCH_CACHE", Path(__file__).resolve().parent.parent / ".cache" / "bench"))  # gitignored
 

@@ -100,7 +100,7 @@ def profile_with_weights(wanted: str | None) -> tuple[str, str]:
         return "cpu", f"weights {entry.weights} found locally"
     except WeightsMissing as exc:
         if wanted == "cpu":
-            raise SystemExit(f"--profile cpu: {exc}")
+            raise SystemExit(f"--profile cpu: {exc}") from exc
         return "test", f"cpu-profile weights not available ({entry.weights if entry else '?'}; fetch with `outcrop pull --profile cpu`)"
 
 

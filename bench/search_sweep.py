@@ -25,7 +25,7 @@ import faiss
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from search_data import PowerLaw, exact_topk, lift, minilm  # noqa: E402
+from search_data import PowerLaw, exact_topk, lift, minilm
 
 IP = faiss.METRIC_INNER_PRODUCT
 

@@ -54,7 +54,7 @@ def server_log(server: ServerProcess) -> Path:
     return server.log_path
 
 
-def make_client(endpoint: str | None = None, **config: object) -> "boto3.client":
+def make_client(endpoint: str | None = None, **config: object) -> boto3.client:
     kwargs = {"config": Config(**config)} if config else {}
     if endpoint:
         kwargs["endpoint_url"] = endpoint  # type: ignore[assignment]

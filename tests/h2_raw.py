@@ -68,7 +68,7 @@ class RawH2:
         self.sock.settimeout(timeout)
         try:
             data = self.sock.recv(1 << 16)
-        except (socket.timeout, TimeoutError):
+        except TimeoutError:
             return True
         except OSError:
             data = b""

@@ -57,7 +57,7 @@ class ServerProcess:
         self.log_path = log
         self.process: subprocess.Popen[bytes] | None = None
 
-    def start(self, verify: Any = True) -> "ServerProcess":
+    def start(self, verify: Any = True) -> ServerProcess:
         out = open(self.log_path, "wb") if self.log_path else subprocess.DEVNULL
         self.process = subprocess.Popen(self.args, env=self.env, stdout=out, stderr=subprocess.STDOUT)
         wait_healthy(self.url, process=self.process, verify=verify)
@@ -109,14 +109,14 @@ class ThreadServer:
 
         asyncio.run(main())
 
-    def __enter__(self) -> "ThreadServer":
+    def __enter__(self) -> ThreadServer:
         self._thread.start()
         wait_healthy(self.url, timeout=60, verify=self.verify)
         return self
 
     @classmethod
     def for_profile(cls, profile: str = "test", models_toml: str | None = None, folder: Path | None = None,
-                    **settings: Any) -> "ThreadServer":
+                    **settings: Any) -> ThreadServer:
         """The real app on `profile`, with a `--models` override file written from `models_toml` and any
         other `Settings` fields in `settings`."""
         from outcrop.config import Settings

@@ -64,7 +64,7 @@ SDXL = "stability.stable-diffusion-xl-v1"
 TITAN_V2 = "amazon.titan-image-generator-v2:0"
 CANVAS = "amazon.nova-canvas-v1:0"
 PNG = image_bytes(shape_image(size=(96, 64)))
-DOCUMENT = "Invoice 42\nTotal: 1,200 JPY\nDue: 2026-12-31\n".encode()
+DOCUMENT = b"Invoice 42\nTotal: 1,200 JPY\nDue: 2026-12-31\n"
 
 
 @dataclass

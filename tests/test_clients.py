@@ -153,7 +153,7 @@ def test_js_sdk_invoke_model_over_http2(js_sdk: Path, logged_server: ServerProce
     lines = [line for line in logged_server.log_path.read_text(errors="replace").splitlines() if "aws-sdk-js" in line]
     invokes = [line for line in lines if "/invoke " in line]
     assert len(invokes) == 2, lines
-    assert all(f"/invoke 2\" 200" in line for line in invokes), invokes
+    assert all("/invoke 2\" 200" in line for line in invokes), invokes
     assert any("/model/arn:aws:bedrock:us-east-1::foundation-model/" in line for line in invokes), invokes
 
 

@@ -55,7 +55,7 @@ def exchange(server: ThreadServer, data: bytes, *, half_close: bool, quiet: floa
         try:
             while chunk := sock.recv(1 << 16):
                 received += chunk
-        except (socket.timeout, TimeoutError, ConnectionResetError):
+        except (TimeoutError, ConnectionResetError):
             pass
         return bytes(received)
 

@@ -485,22 +485,6 @@ def test_key_permissions_apply_to_guardrail_operations(tmp_path: Path) -> None:
         assert admin.get_guardrail(guardrailIdentifier=gid)["version"] == "DRAFT"  # nothing was deleted
 
 
-# --- persistence --------------------------------------------------------------------------------------
-def test_restart_keeps_guardrails(control: Any, guard_server: ServerProcess, data_dir: Path) -> None:
-    gid = create(control, "durable", wordPolicyConfig={"wordsConfig": [{"text": "keepme"}]})["guardrailId"]
-    control.create_guardrail_version(guardrailIdentifier=gid)
-    guard_server.stop()
-    restarted = _start(data_dir, data_dir.parent / "guard-server-2.log")
-    try:
-        again = boto3.client("bedrock", endpoint_url=restarted.url)
-        assert again.get_guardrail(guardrailIdentifier=gid, guardrailVersion="1")["name"] == "durable"
-        out = apply(boto3.client("bedrock-runtime", endpoint_url=restarted.url), gid, "keepme", version="1")
-        assert out["action"] == "GUARDRAIL_INTERVENED"
-    finally:
-        restarted.stop()
-
-
-
 # --- the SDK ------------------------------------------------------------------------------------------
 def test_sdk_check(control: Any, guard_server: ServerProcess) -> None:
     from outcrop import MultimodalAssistant
@@ -520,3 +504,19 @@ def test_sdk_check(control: Any, guard_server: ServerProcess) -> None:
     with pytest.raises(ResourceNotFoundError) as missing:
         assistant.check("a red car", guardrail="zzzzzzzzzzzz", version="1")
     assert missing.value.status == 404 and missing.value.request_id
+
+
+# --- persistence --------------------------------------------------------------------------------------
+# Last in the module: it stops the module's server, so no test may follow it.
+def test_restart_keeps_guardrails(control: Any, guard_server: ServerProcess, data_dir: Path) -> None:
+    gid = create(control, "durable", wordPolicyConfig={"wordsConfig": [{"text": "keepme"}]})["guardrailId"]
+    control.create_guardrail_version(guardrailIdentifier=gid)
+    guard_server.stop()
+    restarted = _start(data_dir, data_dir.parent / "guard-server-2.log")
+    try:
+        again = boto3.client("bedrock", endpoint_url=restarted.url)
+        assert again.get_guardrail(guardrailIdentifier=gid, guardrailVersion="1")["name"] == "durable"
+        out = apply(boto3.client("bedrock-runtime", endpoint_url=restarted.url), gid, "keepme", version="1")
+        assert out["action"] == "GUARDRAIL_INTERVENED"
+    finally:
+        restarted.stop()

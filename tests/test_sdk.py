@@ -600,7 +600,7 @@ class FlakyBedrock:
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 self.rfile.read(int(self.headers.get("content-length", 0)))
                 owner.hits += 1
                 owner.invocation_ids.append(self.headers.get("amz-sdk-invocation-id", ""))
@@ -625,7 +625,7 @@ class FlakyBedrock:
         self.httpd.block_on_close = False
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
 
-    def __enter__(self) -> "FlakyBedrock":
+    def __enter__(self) -> FlakyBedrock:
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
         return self
 

@@ -240,7 +240,7 @@ def test_documents_are_read(bedrock) -> None:  # type: ignore[no-untyped-def]
     pdf = bedrock.converse(modelId=MODEL, inferenceConfig={"maxTokens": 2}, messages=[{"role": "user", "content": [
         {"document": {"format": "pdf", "name": "scan", "source": {"bytes": _pdf()}}}, {"text": "summarise"}]}])
     txt = bedrock.converse(modelId=MODEL, inferenceConfig={"maxTokens": 2}, messages=[{"role": "user", "content": [
-        {"document": {"format": "txt", "name": "notes", "source": {"bytes": "a cat sitting on a sofa".encode()}}}, {"text": "summarise"}]}])
+        {"document": {"format": "txt", "name": "notes", "source": {"bytes": b"a cat sitting on a sofa"}}}, {"text": "summarise"}]}])
     assert pdf["usage"]["inputTokens"] > base["usage"]["inputTokens"] + 6  # header text + one page image
     assert txt["usage"]["inputTokens"] > base["usage"]["inputTokens"]
 

@@ -16,7 +16,7 @@ def self_signed_cert(folder: Path) -> tuple[Path, Path]:
     """(cert.pem, key.pem) valid for a day; the certificate is its own CA, so clients verify against it."""
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     cert = (
         x509.CertificateBuilder()
         .subject_name(name)

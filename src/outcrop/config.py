@@ -93,7 +93,7 @@ class Settings:
     search_uri: str | None = None
 
     @classmethod
-    def from_env(cls, **overrides: Any) -> "Settings":
+    def from_env(cls, **overrides: Any) -> Settings:
         base = cls()
         values = {f.name: _env(f.name, getattr(base, f.name), _KINDS.get(f.name, str)) for f in fields(cls)}
         values.update({k: v for k, v in overrides.items() if v is not None})
@@ -102,7 +102,7 @@ class Settings:
             raise ValueError(f"unknown profile {settings.profile!r}; choose one of {', '.join(PROFILES)}")
         return settings
 
-    def with_(self, **changes: Any) -> "Settings":
+    def with_(self, **changes: Any) -> Settings:
         return replace(self, **changes)
 
     @property

@@ -35,7 +35,7 @@ class LocalRuntime:
         settings = Settings.from_env(profile=args.profile, models_file=args.models, cache_dir=args.cache_dir)
         self.runtime = Runtime.build(settings)
 
-    async def __aenter__(self) -> "LocalRuntime":
+    async def __aenter__(self) -> LocalRuntime:
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -46,10 +46,10 @@ def run(args: argparse.Namespace) -> int:
 
     for entry in table:
         fetch((entry.weights, entry.revision), entry.model_id,
-              lambda: resolve_weights(entry, settings.cache_dir, table.profile, download=True))
+              lambda entry=entry: resolve_weights(entry, settings.cache_dir, table.profile, download=True))
         for repo in companion_weights(entry):
             fetch((repo, None), entry.model_id,
-                  lambda: fetch_repo(repo, None, model_id=entry.model_id, profile=table.profile, download=True))
+                  lambda repo=repo, entry=entry: fetch_repo(repo, None, model_id=entry.model_id, profile=table.profile, download=True))
     if failed:
         raise CliError(f"{failed} of {failed + len(done)} weight sets could not be fetched")
     print(f"profile {table.profile}: {len(done)} weight sets ready")

@@ -18,7 +18,7 @@ ENGINE_CLASSES: dict[str, str] = {
 }
 
 
-def engine_class(name: str) -> type["Engine"]:
+def engine_class(name: str) -> type[Engine]:
     if name not in ENGINE_CLASSES:
         raise ValueError(f"unknown engine {name!r}; known: {', '.join(sorted(ENGINE_CLASSES))}")
     module_name, class_name = ENGINE_CLASSES[name].split(":")

@@ -29,7 +29,7 @@ class JsonPrefix:
         self.number = ""
         self.first = True  # first element of the innermost container (allows an immediate close)
 
-    def copy(self) -> "JsonPrefix":
+    def copy(self) -> JsonPrefix:
         return copy.copy(self) if not self.stack else _clone(self)
 
     @property
@@ -62,7 +62,7 @@ class JsonPrefix:
     def feed_text(self, text: str) -> bool:
         return all(self.feed(ch) for ch in text)
 
-    def feed(self, ch: str) -> bool:  # noqa: C901 - one state machine, read top to bottom
+    def feed(self, ch: str) -> bool:
         s = self.state
         if s == "string":
             if ch == '"':

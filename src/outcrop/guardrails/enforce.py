@@ -44,7 +44,7 @@ class ConverseGuard:
     model_output: list[str] = field(default_factory=list)
 
     @classmethod
-    async def open(cls, service: Guardrails | None, config: Any) -> "ConverseGuard":
+    async def open(cls, service: Guardrails | None, config: Any) -> ConverseGuard:
         identifier, version = config.guardrailIdentifier, config.guardrailVersion
         if not identifier:
             raise ValidationException("guardrailConfig.guardrailIdentifier is required when guardrailConfig is set.")

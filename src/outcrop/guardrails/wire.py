@@ -219,7 +219,7 @@ def _value(loc: tuple[Any, ...], value: Any) -> str:
 
 
 def _constraint(error: dict[str, Any]) -> str:
-    kind, ctx, value = error["type"], error.get("ctx") or {}, error.get("input")
+    kind, ctx = error["type"], error.get("ctx") or {}
     if kind == "missing":
         return "Member must not be null"
     if kind in ("string_too_long", "too_long"):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import importlib
-from functools import lru_cache
+from functools import cache
 
 from outcrop.protocols.base import Protocol
 
@@ -19,7 +19,7 @@ PROTOCOL_CLASSES: dict[str, str] = {
 }
 
 
-@lru_cache(maxsize=None)
+@cache
 def get_protocol(name: str) -> Protocol:
     if name not in PROTOCOL_CLASSES:
         raise ValueError(f"unknown protocol {name!r}; known: {', '.join(sorted(PROTOCOL_CLASSES))}")

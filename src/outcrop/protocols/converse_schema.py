@@ -15,7 +15,7 @@ class _Union(_Strict):
     """A Smithy union: exactly one member set."""
 
     @model_validator(mode="after")
-    def _one_member(self) -> "_Union":
+    def _one_member(self) -> _Union:
         set_members = [k for k in type(self).model_fields if getattr(self, k) is not None]
         if len(set_members) != 1:
             raise ValueError(f"exactly one member must be set, found {len(set_members)}")

@@ -34,7 +34,7 @@ class TitanEmbedImageRequest(BaseModel):
     embeddingConfig: EmbeddingConfig | None = None
 
     @model_validator(mode="after")
-    def _one_input(self) -> "TitanEmbedImageRequest":
+    def _one_input(self) -> TitanEmbedImageRequest:
         if self.inputText is None and self.inputImage is None:
             raise ValueError("at least one of inputText or inputImage is required")
         return self

@@ -113,7 +113,7 @@ class TextStream:
         if closer is not None:
             closer()
 
-    def __enter__(self) -> "TextStream":
+    def __enter__(self) -> TextStream:
         return self
 
     def __exit__(self, *_: object) -> None:

@@ -83,7 +83,7 @@ class Document:
     name: str = "document"
 
     @classmethod
-    def of(cls, value: "Document | bytes | str | os.PathLike[str]") -> "Document":
+    def of(cls, value: Document | bytes | str | os.PathLike[str]) -> Document:
         """From a path (format from the suffix), PDF bytes, or a Document as is."""
         if isinstance(value, Document):
             return value

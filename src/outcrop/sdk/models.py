@@ -37,7 +37,7 @@ class ModelDefaults:
         return override or getattr(self, capability)
 
     @classmethod
-    def of(cls, value: "ModelDefaults | Mapping[str, str] | None") -> "ModelDefaults":
+    def of(cls, value: ModelDefaults | Mapping[str, str] | None) -> ModelDefaults:
         """A table from an instance, a partial mapping of capability → id, or None (the defaults)."""
         if value is None:
             return cls()

@@ -23,7 +23,7 @@ class Usage:
     steps: int = 0
     input_images: int = 0
 
-    def __add__(self, other: "Usage") -> "Usage":
+    def __add__(self, other: Usage) -> Usage:
         return Usage(self.input_tokens + other.input_tokens, self.output_tokens + other.output_tokens,
                      self.images + other.images, self.steps + other.steps, self.input_images + other.input_images)
 
@@ -37,7 +37,7 @@ class GeneratedImage:
     finish_reason: str | None = None
 
     @property
-    def image(self) -> "PILImage.Image":
+    def image(self) -> PILImage.Image:
         """The image decoded with Pillow."""
         from PIL import Image
 
@@ -68,7 +68,7 @@ class ImageResult:
         return self.images[0].data
 
     @property
-    def image(self) -> "PILImage.Image":
+    def image(self) -> PILImage.Image:
         """The first image, decoded with Pillow."""
         return self.images[0].image
 
@@ -152,7 +152,7 @@ class SearchHit:
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def from_dict(cls, hit: dict[str, Any]) -> "SearchHit":
+    def from_dict(cls, hit: dict[str, Any]) -> SearchHit:
         known = {"path", "score", "size", "mtime", "width", "height", "taken_at", "content_hash"}
         return cls(**{k: hit.get(k) for k in known},  # type: ignore[arg-type]
                    extra={k: v for k, v in hit.items() if k not in known})

@@ -171,7 +171,7 @@ class AnnIndex:
             faiss.downcast_index(self.index.index).hnsw.efSearch = ef_search
 
     @classmethod
-    def build(cls, dim: int, ids: np.ndarray, vectors: np.ndarray, kind: str = "ivf", **params: int) -> "AnnIndex":
+    def build(cls, dim: int, ids: np.ndarray, vectors: np.ndarray, kind: str = "ivf", **params: int) -> AnnIndex:
         """Train (IVF: bounded k-means, see TRAIN_PER_LIST) and fill a new index."""
         if kind in ("ivf", "ivfpq"):
             nlist = ivf_nlist(len(vectors), kind)
@@ -194,7 +194,7 @@ class AnnIndex:
         return ann
 
     @classmethod
-    def trained_ivf(cls, dim: int, nlist: int, sample: np.ndarray, kind: str = "ivf", **params: int) -> "AnnIndex":
+    def trained_ivf(cls, dim: int, nlist: int, sample: np.ndarray, kind: str = "ivf", **params: int) -> AnnIndex:
         """An empty IVF index whose lists are k-means centroids of `sample` (ivfpq: and whose PQ
         codebooks are trained on the residuals of the same sample)."""
         faiss = _faiss()
@@ -234,7 +234,7 @@ class AnnIndex:
         """An IVF index that has grown GROWTH x past its training size scans too-long lists."""
         return self.kind in ("ivf", "ivfpq") and self.ntotal > GROWTH * max(1, self.trained_on)
 
-    def retrained(self, vectors_of: Callable[[np.ndarray], np.ndarray] | None = None, **params: int) -> "AnnIndex":
+    def retrained(self, vectors_of: Callable[[np.ndarray], np.ndarray] | None = None, **params: int) -> AnnIndex:
         """A new IVF index with nlist for today's size. IVF-Flat: filled by moving every list out of
         this one (each old list is freed once moved; no SQLite re-read — the allocator may still hold
         ~2-3x the vector bytes at the peak, measured at 640k). IVF-PQ: its codes are lossy, so the
@@ -352,5 +352,5 @@ class AnnIndex:
         os.replace(tmp, path)
 
     @classmethod
-    def load(cls, path: Path, kind: str, trained_on: int = 0, **params: int) -> "AnnIndex":
+    def load(cls, path: Path, kind: str, trained_on: int = 0, **params: int) -> AnnIndex:
         return cls(_faiss().read_index(str(path)), kind, trained_on=trained_on, **params)

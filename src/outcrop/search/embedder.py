@@ -35,7 +35,7 @@ class Embedder(ABC):
     def close(self) -> None:
         pass
 
-    def __enter__(self) -> "Embedder":
+    def __enter__(self) -> Embedder:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -152,7 +152,7 @@ class VectorStore(ABC):
     def close(self) -> None:
         self.flush()
 
-    def __enter__(self) -> "VectorStore":
+    def __enter__(self) -> VectorStore:
         return self
 
     def __exit__(self, *exc: object) -> None:

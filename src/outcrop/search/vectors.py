@@ -26,7 +26,7 @@ class VectorCache:
     def __init__(self, path: Path, dim: int) -> None:
         self.path, self.dim = path, dim
         self.row_bytes = dim * np.dtype(DTYPE).itemsize
-        self._fh = open(path, "a+b")  # noqa: SIM115 - held open for the mapping's lifetime
+        self._fh = open(path, "a+b")
         self._map: mmap.mmap | None = None
         self._mat = np.empty((0, dim), dtype=DTYPE)
         self._remap()

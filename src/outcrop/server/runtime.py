@@ -36,6 +36,6 @@ class Runtime:
         return await self.pool.get(entry, wait_s=wait_s)
 
     @classmethod
-    def build(cls, settings: Settings) -> "Runtime":
+    def build(cls, settings: Settings) -> Runtime:
         table = load_model_table(settings.resolved_profile, settings.models_file)
         return cls(settings=settings, table=table, pool=EnginePool(table, settings.cache_dir, load_wait_s=settings.load_wait_s))
