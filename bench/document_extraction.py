@@ -54,13 +54,10 @@ async def vlm_answers(profile: str, model: str, images: dict[str, Any], max_toke
 
     from outcrop.cli.invoke import wire_json
     from outcrop.config import Settings
-    from outcrop.protocols import get_protocol
-    from outcrop.protocols.base import InvokeContext
-    from outcrop.server.runtime import Runtime
+    from outcrop.protocols.base import CONVERSE
+    from outcrop.runtime import Runtime
 
-    runtime = Runtime.build(Settings.from_env(profile=profile))
-    entry = runtime.table.resolve(model)
-    protocol = get_protocol(entry.protocol)
+    runtime = Runtime.build(Settings.from_env(profile=profile), engine_wait_s=3600)
     out: dict[tuple[str, bool], tuple[str, float, int]] = {}
     try:
         for name, image in images.items():
@@ -70,10 +67,9 @@ async def vlm_answers(profile: str, model: str, images: dict[str, Any], max_toke
                 request = {"messages": [{"role": "user", "content": [{"image": {"format": "png", "source": {"bytes": buffer.getvalue()}}},
                                                                      {"text": PROMPT}]}],
                            "inferenceConfig": {"maxTokens": max_tokens}, "additionalModelRequestFields": {"ocr": grounded}}
-                ctx = InvokeContext(model_id=model, entry=entry, body=json.dumps(wire_json(request)).encode(), headers={},
-                                    request_id="bench", engine=lambda: runtime.pool.get(entry, wait_s=3600))
                 started = time.perf_counter()
-                reply = json.loads((await protocol.converse(ctx)).body)
+                answer = await runtime.invoke(CONVERSE, model, json.dumps(wire_json(request)).encode(), request_id="bench")
+                reply = json.loads(answer.body)
                 text = "".join(b.get("text", "") for b in reply["output"]["message"]["content"])
                 out[(name, grounded)] = (text, time.perf_counter() - started, reply["usage"]["inputTokens"])
     finally:

@@ -138,7 +138,7 @@ def test_over_the_time_budget_is_a_model_timeout_and_stops(app_server: ThreadSer
 
 def test_sdk_retries_after_read_timeouts_reuse_the_one_generation(app_server: ThreadServer) -> None:
     """botocore retries a read timeout with the same amz-sdk-invocation-id; the retry joins the running
-    generation (server/retries.py) instead of rendering the image again behind it."""
+    generation (outcrop/retries.py) instead of rendering the image again behind it."""
     watch = Watch(app_server, LONG)
     runs_before = watch.engine.scheduler.items_run
     client = make_client(app_server.url, read_timeout=2, retries={"total_max_attempts": 6})

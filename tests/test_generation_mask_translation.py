@@ -99,7 +99,7 @@ def test_misconfigured_translator_is_the_deployments_error_not_the_callers(helpe
 
     from outcrop.config import Settings
     from outcrop.errors import ModelErrorException
-    from outcrop.server.runtime import Runtime
+    from outcrop.runtime import Runtime
 
     runtime = Runtime.build(Settings.from_env(profile="test"))
     with pytest.raises(ModelErrorException, match=helper):

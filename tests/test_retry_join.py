@@ -1,5 +1,5 @@
 """botocore's retries of one call join the work already running instead of starting it again
-(server/retries.py), through real boto3 clients with short read timeouts against the real app in a
+(outcrop/retries.py), through real boto3 clients with short read timeouts against the real app in a
 thread, so the engine's counters can be read."""
 
 from __future__ import annotations
@@ -106,7 +106,7 @@ def test_abandoned_work_is_cancelled_when_no_retry_comes(app_server: ThreadServe
 
 def test_joiner_replays_successes_not_failures_and_forgets_after_keep_s() -> None:
     from outcrop.errors import ThrottlingException
-    from outcrop.server.retries import RetryJoiner
+    from outcrop.retries import RetryJoiner
 
     calls: list[str] = []
 

@@ -9,9 +9,7 @@ import base64
 import json
 from typing import Any
 
-from outcrop.protocols.base import CONVERSE, INVOKE_MODEL
-
-_METHODS = {INVOKE_MODEL: "invoke_model", CONVERSE: "converse"}
+from outcrop.protocols.base import CONVERSE, INVOKE_MODEL, InvokeReply
 
 
 def wire_json(value: Any) -> Any:
@@ -30,10 +28,11 @@ class LocalRuntime:
 
     def __init__(self, args: argparse.Namespace) -> None:
         from outcrop.config import Settings
-        from outcrop.server.runtime import Runtime
+        from outcrop.runtime import Runtime
 
         settings = Settings.from_env(profile=args.profile, models_file=args.models, cache_dir=args.cache_dir)
-        self.runtime = Runtime.build(settings)
+        # A command waits for its models to load as long as that takes.
+        self.runtime = Runtime.build(settings, engine_wait_s=24 * 3600)
 
     async def __aenter__(self) -> LocalRuntime:
         return self
@@ -42,24 +41,14 @@ class LocalRuntime:
         await self.runtime.pool.stop()
 
     async def engine(self, model_id: str) -> Any:
-        """The loaded engine behind `model_id` (a CLI waits for loading as long as it takes)."""
-        return await self.runtime.pool.get(self.runtime.table.resolve(model_id), wait_s=24 * 3600)
+        """The loaded engine behind `model_id`."""
+        return await self.runtime.pool.get(self.runtime.table.resolve(model_id), wait_s=self.runtime.engine_wait_s)
 
     async def call(self, operation: str, model_id: str, payload: dict[str, Any]) -> dict[str, Any]:
-        from outcrop.protocols import get_protocol
-        from outcrop.protocols.base import InvokeContext, unsupported_operation
-
-        entry = self.runtime.table.resolve(model_id)
-        protocol = get_protocol(entry.protocol)
-        if operation not in protocol.operations:
-            raise unsupported_operation(operation)
-        ctx = InvokeContext(
-            model_id=model_id, entry=entry, body=json.dumps(wire_json(payload)).encode(), headers={},
-            request_id="cli", engine=lambda: self.engine(model_id),
-            chat_engine=lambda helper: self.runtime.chat_engine(helper, wait_s=24 * 3600),
-        )
-        reply = await getattr(protocol, _METHODS[operation])(ctx)
-        return json.loads(reply.body)
+        """The operation through `Runtime.invoke`, as the server runs it: same validation, same errors."""
+        reply = await self.runtime.invoke(operation, model_id, json.dumps(wire_json(payload)).encode(), request_id="cli")
+        assert isinstance(reply, InvokeReply)  # call_json runs the non-streaming operations only
+        return json.loads(reply.body)  # type: ignore[no-any-return]
 
 
 def call_json(args: argparse.Namespace, operation: str, model_id: str, payload: dict[str, Any]) -> dict[str, Any]:

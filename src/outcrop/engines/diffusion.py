@@ -29,6 +29,7 @@ from PIL import Image
 
 from outcrop.engines import diffusion_parts as parts
 from outcrop.engines.base import Engine, pick_device, pick_dtype
+from outcrop.engines.failures import is_out_of_memory, release_device_memory
 from outcrop.engines.scheduler import BatchScheduler, Job
 from outcrop.engines.weights import fetch_repo
 from outcrop.errors import BedrockError, ModelErrorException, ValidationException
@@ -165,8 +166,8 @@ class DiffusionEngine(Engine):
                 results.append(exc)
             except Exception as exc:  # OOM included: answer this request, keep serving the next
                 logger.exception("generation failed for %s", self.entry.model_id)
-                if "out of memory" in str(exc).lower():
-                    _free_memory()
+                if is_out_of_memory(exc):
+                    release_device_memory()
                     results.append(ModelErrorException("The model ran out of memory for this request. Ask for fewer or smaller images."))
                 else:
                     results.append(ModelErrorException(f"The model failed to generate the image: {type(exc).__name__}."))
@@ -248,13 +249,3 @@ def _png(image: Image.Image, compress_level: int = 6) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, "PNG", compress_level=compress_level)
     return buffer.getvalue()
-
-
-def _free_memory() -> None:
-    import gc
-
-    import torch
-
-    gc.collect()
-    if torch.cuda.is_available():
-        torch.cuda.empty_cache()

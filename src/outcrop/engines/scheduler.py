@@ -20,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+from outcrop.engines.failures import is_out_of_memory, release_device_memory
 from outcrop.errors import ModelTimeoutException, ServiceUnavailableException, ThrottlingException
 
 logger = logging.getLogger(__name__)
@@ -177,15 +178,6 @@ class BatchScheduler(Generic[T, R]):
                 raise RuntimeError(f"{self.name}: run_batch returned {len(results)} results for {len(batch)} items")
             return results
         except BaseException as exc:  # one failing batch must not take the worker down
-            if type(exc).__name__ == "OutOfMemoryError":
-                _release_device_memory()
+            if is_out_of_memory(exc):
+                release_device_memory()
             return [exc] * len(batch)
-
-
-def _release_device_memory() -> None:
-    """After an out-of-memory error, hand cached blocks back so the next request can allocate."""
-    import sys
-
-    torch = sys.modules.get("torch")
-    if torch is not None and torch.cuda.is_available():
-        torch.cuda.empty_cache()

@@ -152,8 +152,13 @@ class VisionChatEngine(Engine):
         assert stream.result is not None
         return stream.result
 
-    def count_tokens(self, text: str) -> int:
-        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+    async def count_input_tokens(self, task: ChatTask) -> int:
+        """The prompt tokens `generate` would report as usage (images and OCR grounding included), without
+        queueing behind generation: a tokenizer and image-processor pass on a worker thread."""
+        if task.ocr and self.ocr is not None and self.ocr.available:
+            task = await asyncio.to_thread(self.ocr.ground, task)
+        inputs = await asyncio.to_thread(self.prepare_inputs, task)
+        return int(inputs["input_ids"].shape[1])
 
     # -- the worker thread -----------------------------------------------------------------------
     def prepare_inputs(self, task: ChatTask) -> Any:

@@ -16,6 +16,7 @@ from outcrop.errors import ValidationException
 from outcrop.protocols.base import (
     CONVERSE,
     CONVERSE_STREAM,
+    COUNT_TOKENS,
     INVOKE_MODEL,
     INVOKE_MODEL_STREAM,
     InvokeContext,
@@ -130,7 +131,7 @@ def _metrics_headers(result: ChatResult) -> dict[str, str]:
 
 class AnthropicMessages(Converse):
     name = "anthropic-messages"
-    operations = frozenset({INVOKE_MODEL, INVOKE_MODEL_STREAM, CONVERSE, CONVERSE_STREAM})
+    operations = frozenset({INVOKE_MODEL, INVOKE_MODEL_STREAM, CONVERSE, CONVERSE_STREAM, COUNT_TOKENS})
     invoke_guardrails = True
 
     def parse_invoke(self, ctx: InvokeContext, body: bytes | None = None) -> ChatTask:

@@ -19,6 +19,7 @@ INVOKE_MODEL = "InvokeModel"
 INVOKE_MODEL_STREAM = "InvokeModelWithResponseStream"
 CONVERSE = "Converse"
 CONVERSE_STREAM = "ConverseStream"
+COUNT_TOKENS = "CountTokens"
 
 JSON = "application/json"
 
@@ -80,6 +81,10 @@ class Protocol:
     async def converse_stream(self, ctx: InvokeContext) -> StreamReply:
         raise NotImplementedError
 
+    async def count_tokens(self, ctx: InvokeContext) -> InvokeReply:
+        """CountTokens: `ctx.body` is the operation's own body (`{"input": {"invokeModel"|"converse": …}}`)."""
+        raise NotImplementedError
+
 
 def unsupported_operation(operation: str) -> ValidationException:
     """Bedrock's answer when a model does not support an operation."""
@@ -89,6 +94,8 @@ def unsupported_operation(operation: str) -> ValidationException:
         )
     if operation == INVOKE_MODEL_STREAM:
         return ValidationException("The model is unsupported for streaming.")
+    if operation == COUNT_TOKENS:
+        return ValidationException("The provided model doesn't support counting tokens.")
     return ValidationException("This model doesn't support the InvokeModel operation.")
 
 

@@ -15,8 +15,18 @@ from typing import Any
 
 from outcrop.errors import ValidationException
 from outcrop.guardrails.enforce import INTERVENED, ConverseGuard, GuardedText
-from outcrop.protocols.base import CONVERSE, CONVERSE_STREAM, InvokeContext, InvokeReply, Protocol, StreamReply
+from outcrop.protocols.base import (
+    CONVERSE,
+    CONVERSE_STREAM,
+    COUNT_TOKENS,
+    InvokeContext,
+    InvokeReply,
+    Protocol,
+    StreamReply,
+    unsupported_operation,
+)
 from outcrop.protocols.chat_content import ContentBudget, document_parts, image_part
+from outcrop.protocols.count_tokens import count_reply, counted_body
 from outcrop.protocols.converse_schema import ContentBlock, ConverseRequest, GuardrailConfig
 from outcrop.protocols.tool_prompt import CALL_OPEN, call_text, parse_calls, response_text, tools_prompt
 from outcrop.protocols.validation import parse_body
@@ -249,15 +259,25 @@ def _response_fields(result: ChatResult, paths: list[str]) -> dict[str, Any] | N
 
 class Converse(Protocol):
     name = "converse"
-    operations = frozenset({CONVERSE, CONVERSE_STREAM})
+    operations = frozenset({CONVERSE, CONVERSE_STREAM, COUNT_TOKENS})
     input_modalities = ("TEXT", "IMAGE")
     output_modalities = ("TEXT",)
 
     def parse(self, body: bytes, json_from_prompt: bool = True) -> ChatRequest:
         return parse_converse(body, json_from_prompt)
 
-    def _parse(self, ctx: InvokeContext) -> ChatRequest:
-        return self.parse(ctx.body, bool(ctx.entry.option("json_from_prompt", True)))
+    def _parse(self, ctx: InvokeContext, body: bytes | None = None) -> ChatRequest:
+        return self.parse(ctx.body if body is None else body, bool(ctx.entry.option("json_from_prompt", True)))
+
+    def parse_invoke(self, ctx: InvokeContext, body: bytes | None = None) -> ChatTask:
+        """The task of an InvokeModel body, for families that take one."""
+        raise unsupported_operation("InvokeModel")
+
+    async def count_tokens(self, ctx: InvokeContext) -> InvokeReply:
+        kind, body = counted_body(ctx.body)
+        task = self.parse_invoke(ctx, body) if kind == "invokeModel" else self._parse(ctx, body).task
+        engine = await ctx.engine()
+        return InvokeReply(body=count_reply(await engine.count_input_tokens(task)))
 
     async def converse(self, ctx: InvokeContext) -> InvokeReply:
         started = time.monotonic()

@@ -46,7 +46,7 @@ class InProcessEmbedder(Embedder):
     """The server's own engine (registry → EmbeddingEngine and its micro-batcher), on a private loop."""
 
     def __init__(self, settings: Any, model_id: str = DEFAULT_MODEL, dimension: int = 1024) -> None:
-        from outcrop.server.runtime import Runtime
+        from outcrop.runtime import Runtime
 
         self.runtime = Runtime.build(settings)
         self.entry = self.runtime.table.resolve(model_id)
@@ -116,7 +116,7 @@ class EndpointEmbedder(Embedder):
         return json.loads(response["body"].read())["embedding"]
 
     def embed_images(self, images: list[Image.Image]) -> np.ndarray:
-        bodies = [{"inputImage": _jpeg_b64(im)} for im in images]
+        bodies = [{"inputImage": jpeg_b64(im)} for im in images]
         return normalize(np.asarray(list(self._pool.map(self._invoke, bodies)), dtype=np.float32))
 
     def embed_text(self, text: str) -> np.ndarray:
@@ -126,7 +126,7 @@ class EndpointEmbedder(Embedder):
         self._pool.shutdown()
 
 
-def _jpeg_b64(image: Image.Image) -> str:
+def jpeg_b64(image: Image.Image) -> str:
     """Bedrock takes ≤ 5 MB and ≤ 2048 px a side; a 1024 px JPEG is well inside both."""
     image = image.convert("RGB")
     image.thumbnail((1024, 1024))

@@ -15,7 +15,7 @@ from outcrop.server.bedrock_routes import router as bedrock_router
 from outcrop.server.control_routes import router as control_router
 from outcrop.server.errors import install_error_handlers
 from outcrop.server.middleware import RawPathRouting, RequestId
-from outcrop.server.runtime import Runtime
+from outcrop.runtime import Runtime
 from outcrop.server.search_routes import router as search_router
 from outcrop.server.security import install_security
 

@@ -22,7 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from outcrop.engines.scheduler import BatchScheduler
 from outcrop.errors import BedrockError
 from outcrop.server.operations import operation_of, raw_path_of
-from outcrop.server.runtime import Runtime
+from outcrop.runtime import Runtime
 
 access_log = logging.getLogger("outcrop.access")
 METRICS_PATH = "/metrics"

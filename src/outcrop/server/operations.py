@@ -4,10 +4,12 @@ that runs before routing."""
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import unquote
 
-_MODEL_ROUTE = re.compile(r"^/model/([^/]+)/(invoke|invoke-with-response-stream|converse|converse-stream)$")
+_MODEL_ROUTE = re.compile(r"^/model/([^/]+)/(invoke|invoke-with-response-stream|converse|converse-stream|count-tokens)$")
 _GUARDRAIL_ROUTE = re.compile(r"^/guardrail/([^/]+)/version/([^/]+)/apply$")
 # The `bedrock` control plane (botocore's `bedrock` service) on the same port: (method, path) -> operation.
 _CONTROL_COLLECTION = re.compile(r"^/guardrails/?$")
@@ -21,6 +23,7 @@ _OPERATIONS = {
     "invoke-with-response-stream": "InvokeModelWithResponseStream",
     "converse": "Converse",
     "converse-stream": "ConverseStream",
+    "count-tokens": "CountTokens",
 }
 # The IAM action that allows each operation (Converse is allowed by bedrock:InvokeModel, as on AWS).
 IAM_ACTIONS = {
@@ -28,6 +31,7 @@ IAM_ACTIONS = {
     "Converse": "bedrock:InvokeModel",
     "InvokeModelWithResponseStream": "bedrock:InvokeModelWithResponseStream",
     "ConverseStream": "bedrock:InvokeModelWithResponseStream",
+    "CountTokens": "bedrock:CountTokens",
     "ApplyGuardrail": "bedrock:ApplyGuardrail",
     "CreateGuardrail": "bedrock:CreateGuardrail",
     "GetGuardrail": "bedrock:GetGuardrail",
@@ -80,7 +84,7 @@ def operation_of(raw_path: str, method: str = "POST") -> Operation | None:
     return None
 
 
-def raw_path_of(scope: dict) -> str:  # type: ignore[type-arg]
+def raw_path_of(scope: Mapping[str, Any]) -> str:
     raw = scope.get("raw_path")
     path = raw.split(b"?", 1)[0].decode("latin-1") if raw else scope.get("path", "")
     root = scope.get("root_path", "")

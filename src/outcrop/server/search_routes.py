@@ -7,9 +7,7 @@ image on disk, a folder filter) must resolve (symlinks followed) inside OUTCROP_
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
-import io
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -20,7 +18,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from outcrop.search.collections import list_collections, open_collection
-from outcrop.search.embedder import DEFAULT_MODEL
+from outcrop.search.embedder import DEFAULT_MODEL, jpeg_b64
 from outcrop.search.store import Filters, SearchError, VectorStore
 
 router = APIRouter(prefix="/outcrop/v1", tags=["outcrop image search"])
@@ -84,7 +82,7 @@ def inside_roots(raw: str, settings: Any) -> Path:
 
 
 def _error(exc: SearchError) -> JSONResponse:
-    return JSONResponse({"error": type(exc).__name__, "message": str(exc)}, status_code=exc.status)
+    return JSONResponse({"error": getattr(exc, "code", type(exc).__name__), "message": str(exc)}, status_code=exc.status)
 
 
 def _stores(request: Request) -> dict[str, VectorStore]:
@@ -101,20 +99,31 @@ def _open(request: Request, name: str) -> VectorStore:
     return stores[name]
 
 
-async def _embed(request: Request, store: VectorStore, text: str | None, image: Any) -> np.ndarray:
+async def _embed(request: Request, store: VectorStore, body: dict[str, Any]) -> np.ndarray:
+    """The query's vector through the embedding model's own Bedrock body (`Runtime.invoke`), so a query
+    meets the same limits and errors as InvokeModel; a Bedrock error keeps its code and status."""
     from outcrop.errors import BedrockError
-    from outcrop.tasks.embedding import EmbedTask
+    from outcrop.protocols.base import INVOKE_MODEL
+    from outcrop.server.errors import request_id_of
 
     runtime = request.app.state.runtime
     entry = runtime.table.resolve(DEFAULT_MODEL)
     store.check_compatible(f"{entry.model_id}:{entry.weights}", store.info.dimension)
-    task = EmbedTask(text=text, image=image, dimensions=store.info.dimension)
+    body = {**body, "embeddingConfig": {"outputEmbeddingLength": store.info.dimension}}
     try:
-        engine = await runtime.pool.get(entry)
-        engine.check(task)
-        return np.asarray((await engine.embed(task)).vector, dtype=np.float32)
+        reply = await runtime.invoke(INVOKE_MODEL, DEFAULT_MODEL, json.dumps(body).encode(), request_id=request_id_of(request))
     except BedrockError as exc:
-        raise SearchError(f"embedding failed: {exc.code}: {exc.message}") from None
+        raise EmbeddingRefused(exc) from None
+    return np.asarray(json.loads(reply.body)["embedding"], dtype=np.float32)
+
+
+class EmbeddingRefused(SearchError):
+    """The embedding model's own refusal (a bad image, throttling, a model still loading), with its status."""
+
+    def __init__(self, error: Any) -> None:
+        super().__init__(f"{error.code}: {error.message}")
+        self.status = error.status
+        self.code = error.code
 
 
 @router.get("/collections", response_model=list[CollectionSummary], summary="List image collections")
@@ -136,8 +145,6 @@ async def list_all(request: Request) -> Any:
              responses={403: {"description": "A path outside the search roots."}, 404: {"description": "No such collection."},
                         409: {"description": "The collection was built with another model or dimension."}})
 async def search_collection(name: str, body: SearchRequest, request: Request) -> Any:
-    from PIL import Image
-
     try:
         given = [v for v in (body.text, body.image, body.imagePath) if v is not None]
         if len(given) != 1:
@@ -145,14 +152,11 @@ async def search_collection(name: str, body: SearchRequest, request: Request) ->
         settings = request.app.state.runtime.settings
         folder = str(inside_roots(body.folder, settings)) if body.folder is not None else None
         store = await asyncio.to_thread(_open, request, name)
-        image = None
-        if body.image is not None or body.imagePath is not None:
-            data = _image_bytes(body, settings)
-            try:
-                image = Image.open(io.BytesIO(data)).convert("RGB")
-            except Exception:
-                raise SearchError("the query image is not a readable image") from None
-        vector = await _embed(request, store, body.text, image)
+        if body.imagePath is not None:
+            query = {"inputImage": await asyncio.to_thread(_file_image_b64, body.imagePath, settings)}
+        else:
+            query = {"inputText": body.text} if body.text is not None else {"inputImage": body.image}
+        vector = await _embed(request, store, query)
         filters = Filters(folder=folder, after=body.after, before=body.before, min_bytes=body.minBytes)
         hits = await asyncio.to_thread(store.similar, vector, body.k, filters or None)
         return SearchResponse(collection=name, hits=[SearchHit(**h.__dict__) for h in hits])
@@ -160,18 +164,18 @@ async def search_collection(name: str, body: SearchRequest, request: Request) ->
         return _error(exc)
 
 
-def _image_bytes(body: SearchRequest, settings: Any) -> bytes:
-    if body.imagePath is not None:
-        path = inside_roots(body.imagePath, settings)
-        if not path.is_file():
-            raise SearchError(f"no such image file: {body.imagePath}")
-        if path.stat().st_size > MAX_IMAGE_BYTES:
-            raise SearchError(f"query image is larger than {MAX_IMAGE_BYTES:,} bytes")
-        return path.read_bytes()
-    assert body.image is not None
-    if len(body.image) > MAX_IMAGE_BYTES * 4 // 3 + 4:
+def _file_image_b64(raw_path: str, settings: Any) -> str:
+    """A query image on the server's disk, as the endpoint embedder sends one: a photo of any size is
+    scaled to 1024 px (inside the model's limits); run off the event loop."""
+    from PIL import Image
+
+    path = inside_roots(raw_path, settings)
+    if not path.is_file():
+        raise SearchError(f"no such image file: {raw_path}")
+    if path.stat().st_size > MAX_IMAGE_BYTES:
         raise SearchError(f"query image is larger than {MAX_IMAGE_BYTES:,} bytes")
     try:
-        return base64.b64decode(body.image, validate=True)
-    except (binascii.Error, ValueError):
-        raise SearchError("image is not valid base64") from None
+        with Image.open(path) as image:
+            return jpeg_b64(image)
+    except (OSError, Image.DecompressionBombError):
+        raise SearchError("the query image is not a readable image") from None

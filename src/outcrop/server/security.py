@@ -11,7 +11,7 @@ from outcrop.server.auth import Authenticate, load_keys
 from outcrop.server.cors import RefuseForeignOrigins
 from outcrop.server.disconnect import CancelOnDisconnect, DrainRequestBody
 from outcrop.server.metrics import Metrics, Observe
-from outcrop.server.runtime import Runtime
+from outcrop.runtime import Runtime
 
 
 def install_security(app: FastAPI, settings: Settings, runtime: Runtime) -> None:

@@ -1,0 +1,125 @@
+"""What every caller of a model serves with -- the HTTP server, the CLI, search and the benches: settings,
+the model table, the engine pool, and the one path a Bedrock operation takes (model id -> protocol ->
+engine), so each caller gets the same validation, the same errors and the same retries."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from outcrop.config import Settings
+from outcrop.engines.failures import public_failure
+from outcrop.engines.pool import EnginePool
+from outcrop.errors import BedrockError, ModelErrorException, ValidationException
+from outcrop.protocols import get_protocol
+from outcrop.protocols.base import (
+    CONVERSE,
+    CONVERSE_STREAM,
+    COUNT_TOKENS,
+    INVOKE_MODEL,
+    INVOKE_MODEL_STREAM,
+    InvokeContext,
+    InvokeReply,
+    Protocol,
+    StreamReply,
+    unsupported_operation,
+)
+from outcrop.registry import ModelEntry, ModelTable, load_model_table
+from outcrop.registry.aliases import validate_model_id
+from outcrop.retries import RetryJoiner, retry_key
+
+logger = logging.getLogger(__name__)
+
+# The protocol method behind each operation.
+METHODS = {
+    INVOKE_MODEL: "invoke_model",
+    INVOKE_MODEL_STREAM: "invoke_model_stream",
+    CONVERSE: "converse",
+    CONVERSE_STREAM: "converse_stream",
+    COUNT_TOKENS: "count_tokens",
+}
+STREAMING = frozenset({INVOKE_MODEL_STREAM, CONVERSE_STREAM})
+# botocore's shape for the model id of each operation (Converse takes prompt ARNs too, InvokeModel more).
+_ID_SHAPES = {CONVERSE: "ConversationalModelId", CONVERSE_STREAM: "ConversationalModelId",
+              COUNT_TOKENS: "FoundationModelVersionIdentifier"}
+GUARDRAIL_HEADER = "x-amzn-bedrock-guardrailidentifier"
+
+Body = bytes | Callable[[], Awaitable[bytes]]
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    table: ModelTable
+    pool: EnginePool
+    # Joins an SDK's retries of one call (outcrop/retries.py): abandoned work is never run twice.
+    retries: RetryJoiner = field(default_factory=RetryJoiner)
+    # How long a call waits for its engine to load: None is the pool's load wait (a server answers
+    # ModelNotReadyException after it); a command-line run waits as long as loading takes.
+    engine_wait_s: float | None = None
+
+    @classmethod
+    def build(cls, settings: Settings, engine_wait_s: float | None = None) -> Runtime:
+        table = load_model_table(settings.resolved_profile, settings.models_file)
+        pool = EnginePool(table, settings.cache_dir, load_wait_s=settings.load_wait_s)
+        return cls(settings=settings, table=table, pool=pool, engine_wait_s=engine_wait_s)
+
+    def resolve(self, operation: str, model_id: str, headers: Mapping[str, str] | None = None) -> tuple[ModelEntry, Protocol]:
+        """The entry and protocol that serve `operation` on `model_id`, or Bedrock's refusal."""
+        validate_model_id(model_id, _ID_SHAPES.get(operation, "InvokeModelIdentifier"))
+        entry = self.table.resolve(model_id)
+        protocol = get_protocol(entry.protocol)
+        if operation not in protocol.operations:
+            raise unsupported_operation(operation)
+        if (operation in (INVOKE_MODEL, INVOKE_MODEL_STREAM) and not protocol.invoke_guardrails
+                and headers is not None and headers.get(GUARDRAIL_HEADER) is not None):
+            raise ValidationException("This server applies guardrails on InvokeModel to text chat models (Anthropic "
+                                      "messages bodies) only; remove the X-Amzn-Bedrock-GuardrailIdentifier header or "
+                                      "call ApplyGuardrail.")
+        return entry, protocol
+
+    async def invoke(self, operation: str, model_id: str, body: Body, *, headers: Mapping[str, str] | None = None,
+                     request_id: str = "local", caller: str | None = None, guardrails: Any | None = None,
+                     ) -> InvokeReply | StreamReply:
+        """Run one Bedrock operation. `body` is the raw request body, or a reader called only once the model
+        id and operation have passed (so a refused call never reads a large body). `headers` are the request's
+        (content type, accept, guardrail and retry headers); `caller` keys the joining of an SDK's retries."""
+        headers = headers or {}
+        entry, protocol = self.resolve(operation, model_id, headers)
+        raw = body if isinstance(body, bytes) else await body()
+        accept = headers.get("x-amzn-bedrock-accept") if operation == INVOKE_MODEL_STREAM else headers.get("accept")
+        ctx = InvokeContext(
+            model_id=model_id, entry=entry, body=raw, headers=headers, request_id=request_id,
+            engine=lambda: self.pool.get(entry, wait_s=self.engine_wait_s),
+            content_type=headers.get("content-type"), accept=accept,
+            chat_engine=self.chat_engine, guardrails=guardrails,
+        )
+        run = lambda: self._call(protocol, operation, ctx)  # noqa: E731
+        if operation in STREAMING:
+            return await run()
+        key = retry_key(headers, caller=caller, operation=operation, model_id=model_id, accept=accept, body=raw)
+        return await self.retries.run(key, run)  # type: ignore[no-any-return]
+
+    async def _call(self, protocol: Protocol, operation: str, ctx: InvokeContext) -> Any:
+        """The protocol's answer; anything unexpected becomes a clean Bedrock error, logged in full here."""
+        try:
+            return await getattr(protocol, METHODS[operation])(ctx)
+        except BedrockError:
+            raise
+        except Exception as exc:
+            logger.error("%s on %s failed, request id %s", operation, ctx.model_id, ctx.request_id, exc_info=exc)
+            raise public_failure(exc, ctx.model_id, ctx.request_id) from exc
+
+    async def chat_engine(self, model_id: str) -> Any:
+        """The engine behind `model_id` when its protocol supports Converse (the `InvokeContext.chat_engine`
+        accessor); a configured id that is missing or not a chat model is the deployment's error."""
+        try:
+            entry = self.table.resolve(model_id)
+        except ValidationException:  # the table's answer to an id it does not serve
+            entry = None
+        if entry is None or CONVERSE not in get_protocol(entry.protocol).operations:
+            raise ModelErrorException(f"This deployment's helper model '{model_id}' is not a chat model it serves.",
+                                      originalStatusCode=500, resourceName=model_id)
+        return await self.pool.get(entry, wait_s=self.engine_wait_s)
