@@ -15,6 +15,7 @@ from typing import Any
 
 from outcrop.errors import ValidationException
 from outcrop.guardrails.enforce import INTERVENED, ConverseGuard, GuardedText
+from outcrop.protocols import output_intent
 from outcrop.protocols.base import (
     CONVERSE,
     CONVERSE_STREAM,
@@ -34,9 +35,6 @@ from outcrop.tasks.chat import ChatResult, ChatTask, ChatTurn, ImagePart, Part, 
 
 _UNSUPPORTED_BLOCKS = ("video", "audio", "reasoningContent", "citationsContent", "searchResult")
 _EXTRA_FIELDS = {"top_k": (int, 0, 500), "seed": (int, 0, 2**32 - 1), "ocr": (bool, 0, 1)}
-JSON_WORDS = ("json",)
-# A last user turn with an image and one of these asks for text extraction: OCR grounding applies.
-OCR_WORDS = ("抽出", "文字起こし", "書き起こ", "読み取", "extract", "ocr", "transcribe", "json")
 
 
 @dataclass
@@ -139,22 +137,25 @@ def _extra_fields(fields: dict[str, Any] | None) -> dict[str, Any]:
     return out
 
 
-def asks_for_json(turns: tuple[ChatTurn, ...]) -> bool:
+def _last_user_text(turns: tuple[ChatTurn, ...]) -> str:
     last_user = next((t for t in reversed(turns) if t.role == "user"), None)
-    text = " ".join(p.text for p in last_user.parts if isinstance(p, TextPart)) if last_user else ""
-    return any(word in text.lower() for word in JSON_WORDS)
+    return " ".join(p.text for p in last_user.parts if isinstance(p, TextPart)) if last_user else ""
+
+
+def asks_for_json(turns: tuple[ChatTurn, ...]) -> bool:
+    """The last user turn asks for the answer in JSON (protocols/output_intent.py has the rule)."""
+    return output_intent.asks_for_json(_last_user_text(turns))
 
 
 def asks_for_ocr(turns: tuple[ChatTurn, ...], flag: bool | None = None) -> bool:
     """Text extraction from an image: `flag` (additionalModelRequestFields.ocr) when given, else the
-    last user turn has an image and its text mentions extraction, OCR, transcription or JSON."""
+    last user turn has an image and asks for extraction, OCR, transcription or JSON."""
     last_user = next((t for t in reversed(turns) if t.role == "user"), None)
     if last_user is None or not any(isinstance(p, ImagePart) for p in last_user.parts):
         return False
     if flag is not None:
         return flag
-    text = " ".join(p.text for p in last_user.parts if isinstance(p, TextPart)).lower()
-    return any(word in text for word in OCR_WORDS)
+    return output_intent.asks_for_text_reading(_last_user_text(turns))
 
 
 def parse_converse(body: bytes, json_from_prompt: bool = True) -> ChatRequest:
