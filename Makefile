@@ -48,8 +48,11 @@ system-deps:
 		else echo "warning: no apt-get; install$$missing yourself (OCR grounding stays off without tesseract)"; fi; \
 	fi
 
+# ruff everywhere; mypy --strict on the layers whose interfaces others build on.
+STRICT_TYPED ?= src/outcrop/protocols src/outcrop/tasks src/outcrop/registry src/outcrop/server src/outcrop/runtime.py src/outcrop/retries.py
 lint: install-dev
 	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/mypy --strict $(STRICT_TYPED)
 
 test: install-dev system-deps lint
 	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(PY) -m pytest $(PYTEST_ARGS)

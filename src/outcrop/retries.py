@@ -26,6 +26,7 @@ Requests without the header (curl, other clients) are never joined. Only non-str
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import logging
 import time
@@ -90,7 +91,7 @@ class RetryJoiner:
         if running is None:
             task = asyncio.ensure_future(work())
             running = self._running[key] = _Running(task)
-            task.add_done_callback(lambda t, k=key, r=running: self._finished(k, r, t))
+            task.add_done_callback(functools.partial(self._finished, key, running))
         else:
             self.joined += 1
             logger.info("retry joined the request still running (invocation %s)", key[0])  # type: ignore[index]

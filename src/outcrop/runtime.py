@@ -96,11 +96,12 @@ class Runtime:
             content_type=headers.get("content-type"), accept=accept,
             chat_engine=self.chat_engine, guardrails=guardrails,
         )
-        run = lambda: self._call(protocol, operation, ctx)  # noqa: E731
         if operation in STREAMING:
-            return await run()
+            stream: StreamReply = await self._call(protocol, operation, ctx)
+            return stream
         key = retry_key(headers, caller=caller, operation=operation, model_id=model_id, accept=accept, body=raw)
-        return await self.retries.run(key, run)  # type: ignore[no-any-return]
+        reply: InvokeReply = await self.retries.run(key, lambda: self._call(protocol, operation, ctx))
+        return reply
 
     async def _call(self, protocol: Protocol, operation: str, ctx: InvokeContext) -> Any:
         """The protocol's answer; anything unexpected becomes a clean Bedrock error, logged in full here."""

@@ -24,4 +24,5 @@ def get_protocol(name: str) -> Protocol:
     if name not in PROTOCOL_CLASSES:
         raise ValueError(f"unknown protocol {name!r}; known: {', '.join(sorted(PROTOCOL_CLASSES))}")
     module_name, class_name = PROTOCOL_CLASSES[name].split(":")
-    return getattr(importlib.import_module(module_name), class_name)()
+    protocol: Protocol = getattr(importlib.import_module(module_name), class_name)()
+    return protocol

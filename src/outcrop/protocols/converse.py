@@ -34,7 +34,7 @@ from outcrop.protocols.validation import parse_body
 from outcrop.tasks.chat import ChatResult, ChatTask, ChatTurn, ImagePart, Part, TextPart
 
 _UNSUPPORTED_BLOCKS = ("video", "audio", "reasoningContent", "citationsContent", "searchResult")
-_EXTRA_FIELDS = {"top_k": (int, 0, 500), "seed": (int, 0, 2**32 - 1), "ocr": (bool, 0, 1)}
+_EXTRA_FIELDS: dict[str, tuple[type, int, int]] = {"top_k": (int, 0, 500), "seed": (int, 0, 2**32 - 1), "ocr": (bool, 0, 1)}
 
 
 @dataclass
@@ -131,7 +131,7 @@ def _extra_fields(fields: dict[str, Any] | None) -> dict[str, Any]:
                 raise ValidationException(f"additionalModelRequestFields.{key} must be true or false.")
             out[key] = value
             continue
-        if not isinstance(value, kind) or isinstance(value, bool) or not low <= value <= high:
+        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
             raise ValidationException(f"additionalModelRequestFields.{key} must be an integer from {low} to {high}.")
         out[key] = value
     return out
@@ -193,13 +193,13 @@ def parse_converse(body: bytes, json_from_prompt: bool = True) -> ChatRequest:
             )
         turns.append(ChatTurn(role=message.role, parts=tuple(parts)))
     system_texts = []
-    for k, block in enumerate(request.system or []):
-        if block.text:
-            system_texts.append(block.text)
-        elif block.guardContent is not None:
-            if block.guardContent.text is None:
+    for k, system_block in enumerate(request.system or []):
+        if system_block.text:
+            system_texts.append(system_block.text)
+        elif system_block.guardContent is not None:
+            if system_block.guardContent.text is None:
                 raise ValidationException(f"system.{k}.guardContent: only text guard content is supported in the system prompt.")
-            guard_text = block.guardContent.text
+            guard_text = system_block.guardContent.text
             system_texts.append(guard_text.text)
             explicit.append(GuardedText(None, k, guard_text.text, tuple(guard_text.qualifiers or ())))
     system = "\n".join(system_texts) or None
@@ -285,8 +285,8 @@ class Converse(Protocol):
         request = self._parse(ctx)
         guard = await guard_input(ctx, request)
         if guard is not None and guard.input_outcome is not None and guard.input_outcome.blocked:
-            response = _blocked_response(guard, started)
-            return InvokeReply(body=json.dumps(response, ensure_ascii=False).encode())
+            blocked = _blocked_response(guard, started)
+            return InvokeReply(body=json.dumps(blocked, ensure_ascii=False).encode())
         engine = await ctx.engine()
         result = await engine.generate(request.task)
         blocks, stop_reason = output_blocks(result, request.tool_names)

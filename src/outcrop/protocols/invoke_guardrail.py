@@ -67,7 +67,7 @@ def guardrail_request(headers: Mapping[str, str], body: bytes) -> tuple[InvokeGu
     if mode is not None and mode not in ("sync", "async"):
         raise ValidationException(f"{BODY_KEY}.streamProcessingMode must be sync or async.")
     trace = _TRACES.get((headers.get("x-amzn-bedrock-trace") or "DISABLED").upper(), "disabled")
-    config = GuardrailConfig(guardrailIdentifier=identifier, guardrailVersion=version, trace=trace,  # type: ignore[arg-type]
+    config = GuardrailConfig(guardrailIdentifier=identifier, guardrailVersion=version, trace=trace,
                              streamProcessingMode=mode)
     return InvokeGuardrail(config, suffix), body
 
@@ -75,9 +75,8 @@ def guardrail_request(headers: Mapping[str, str], body: bytes) -> tuple[InvokeGu
 def guarded_texts(task: ChatTask, suffix: str | None) -> tuple[ChatTask, list[GuardedText]]:
     """What the input assessment covers, and the task the model sees (tags removed)."""
     if suffix is None:
-        texts = [GuardedText(i, j, p.text) for i, turn in enumerate(task.turns) for j, p in enumerate(turn.parts)
-                 if isinstance(p, TextPart)]
-        return task, texts
+        return task, [GuardedText(i, j, p.text) for i, turn in enumerate(task.turns) for j, p in enumerate(turn.parts)
+                      if isinstance(p, TextPart)]
     tag = regex.compile(rf"<amazon-bedrock-guardrails-guardContent_{regex.escape(suffix)}>(.*?)"
                         rf"</amazon-bedrock-guardrails-guardContent_{regex.escape(suffix)}>", regex.S)
     texts: list[GuardedText] = []

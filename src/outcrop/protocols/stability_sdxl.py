@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import base64
 import json
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -68,7 +68,7 @@ class StabilitySdxlRequest(BaseModel):
     seed: int = Field(0, ge=0, le=MAX_SEED, description="0 = random; the seed used comes back per artifact.")
     steps: int = Field(30, ge=10, le=150)
     style_preset: Literal[tuple(STYLE_PRESETS)] | None = None  # type: ignore[valid-type]
-    extras: dict | None = None
+    extras: dict[str, Any] | None = None
     init_image: str | None = None
     init_image_mode: Literal["IMAGE_STRENGTH", "STEP_SCHEDULE"] = "IMAGE_STRENGTH"
     image_strength: float = Field(0.35, ge=0, le=1)
@@ -89,7 +89,7 @@ def to_task(request: StabilitySdxlRequest) -> ImageTask:
         style = STYLE_PRESETS[request.style_preset]
         prompts = tuple(WeightedPrompt(f"{p.text}, {style}", p.weight) if p.weight > 0 else p for p in prompts)
     seed = request.seed or random_seed(MAX_SEED)
-    common = dict(prompts=prompts, seeds=(seed,), steps=request.steps, guidance_scale=request.cfg_scale,
+    common: dict[str, Any] = dict(prompts=prompts, seeds=(seed,), steps=request.steps, guidance_scale=request.cfg_scale,
                   sampler=request.sampler)
     if request.init_image is None:
         if request.mask_source or request.mask_image:
@@ -132,7 +132,7 @@ class StabilitySdxl(Protocol):
     output_modalities = ("IMAGE",)
 
     async def invoke_model(self, ctx: InvokeContext) -> InvokeReply:
-        wants_png = bool(ctx.accept) and ctx.accept.split(";")[0].strip().lower() == "image/png"
+        wants_png = ctx.accept is not None and ctx.accept.split(";")[0].strip().lower() == "image/png"
         require_json(ctx.content_type, None if wants_png else ctx.accept)
         task = to_task(parse_body(StabilitySdxlRequest, ctx.body))
         engine = await ctx.engine()

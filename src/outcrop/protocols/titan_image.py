@@ -19,7 +19,7 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import replace
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from PIL import Image, ImageFilter
 from pydantic import BaseModel, ConfigDict, Field
@@ -78,7 +78,7 @@ class InPaintingParams(_Params):
 
 
 class OutPaintingParams(InPaintingParams):
-    text: str  # type: ignore[assignment]
+    text: str
     outPaintingMode: Literal["DEFAULT", "PRECISE"] = "DEFAULT"
 
 
@@ -173,14 +173,14 @@ class TitanImageV1(Protocol):
         if config.seed is not None and config.seed > self.max_seed:
             raise malformed(f"#/imageGenerationConfig/seed: {config.seed} is not less or equal to {self.max_seed}")
         seed = self.default_seed if config.seed is None else config.seed
-        common = dict(
+        common: dict[str, Any] = dict(
             seeds=tuple(seed + i for i in range(config.numberOfImages)), steps=50 if config.quality == "premium" else 30,
             guidance_scale=config.cfgScale if config.cfgScale is not None else self.default_cfg, flagged_blackout=False,
         )
         if kind == "TEXT_IMAGE":
             self.check_size(config.width, config.height)
             prompts = self.prompts(key, params.text, params.negativeText, required=True)
-            control = {}
+            control: dict[str, Any] = {}
             if params.conditionImage is None:
                 if params.controlMode is not None or params.controlStrength is not None:
                     raise ValidationException("controlMode and controlStrength require conditionImage.")
@@ -195,11 +195,11 @@ class TitanImageV1(Protocol):
         if kind == "IMAGE_VARIATION":
             self.check_size(config.width, config.height)
             images = [self.image(b, f"{key}/images/{i}").convert("RGB") for i, b in enumerate(params.images)]
-            init = images[0]
-            for i, other in enumerate(images[1:], start=2):
-                init = Image.blend(init, other.resize(init.size), 1.0 / i)
+            blend = images[0]
+            for i, extra in enumerate(images[1:], start=2):
+                blend = Image.blend(blend, extra.resize(blend.size), 1.0 / i)
             return ImageTask(mode="img2img", prompts=self.prompts(key, params.text, params.negativeText),
-                             width=config.width, height=config.height, init_image=init,
+                             width=config.width, height=config.height, init_image=blend,
                              strength=1.0 - 0.75 * params.similarityStrength, **common), False
         if kind in ("INPAINTING", "OUTPAINTING"):
             image = self.image(params.image, f"{key}/image")

@@ -8,6 +8,7 @@ write the same shape so that messages read the same against outcrop and against 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -39,8 +40,9 @@ def _found(value: Any) -> str:
     return _TYPE_NAMES.get(type(value), type(value).__name__)
 
 
-def describe_error(error: dict[str, Any]) -> str:
-    kind, loc, value, ctx = error["type"], tuple(error["loc"]), error.get("input"), error.get("ctx") or {}
+def describe_error(error: Mapping[str, Any]) -> str:
+    kind, loc, ctx = error["type"], tuple(error["loc"]), error.get("ctx") or {}
+    value: Any = error.get("input")
     # Union members add their tag to the location; Bedrock's pointer names only fields.
     # The last part of an unknown/missing-key error is the key itself (any text, `[` included), never a tag.
     key = loc[-1] if loc and kind in ("extra_forbidden", "missing") else None

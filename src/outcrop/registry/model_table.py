@@ -97,7 +97,7 @@ def _entries_from_toml(data: dict[str, Any], source: str, engines: dict[str, dic
 
 
 def _engine_specs(data: dict[str, Any], source: str) -> dict[str, dict[str, Any]]:
-    specs = data.get("engines", {})
+    specs: dict[str, dict[str, Any]] = data.get("engines", {})
     for name, spec in specs.items():
         unknown = set(spec) - _ENGINE_KEYS
         if unknown:

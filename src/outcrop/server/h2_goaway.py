@@ -131,4 +131,4 @@ def install() -> None:
     the h11 → h2c upgrade), which all go through `hypercorn.protocol.ProtocolWrapper`."""
     import hypercorn.protocol
 
-    hypercorn.protocol.H2Protocol = GracefulH2Protocol  # type: ignore[misc]
+    hypercorn.protocol.H2Protocol = GracefulH2Protocol  # type: ignore[attr-defined]

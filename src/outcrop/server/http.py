@@ -52,4 +52,4 @@ async def serve_forever(settings: Settings) -> None:
 async def serve_app(app: Any, config: Config, shutdown_trigger: Callable[[], Awaitable[Any]]) -> None:
     """Hypercorn's `serve`, with HTTP/2 connections that outlive a client's graceful GOAWAY."""
     h2_goaway.install()
-    await serve(app, config, shutdown_trigger=shutdown_trigger)  # type: ignore[arg-type]
+    await serve(app, config, shutdown_trigger=shutdown_trigger)

@@ -86,6 +86,6 @@ def operation_of(raw_path: str, method: str = "POST") -> Operation | None:
 
 def raw_path_of(scope: Mapping[str, Any]) -> str:
     raw = scope.get("raw_path")
-    path = raw.split(b"?", 1)[0].decode("latin-1") if raw else scope.get("path", "")
-    root = scope.get("root_path", "")
+    path: str = raw.split(b"?", 1)[0].decode("latin-1") if raw else scope.get("path", "")
+    root: str = scope.get("root_path", "")
     return path[len(root) :] if root and path.startswith(root) else path

@@ -152,6 +152,7 @@ async def search_collection(name: str, body: SearchRequest, request: Request) ->
         settings = request.app.state.runtime.settings
         folder = str(inside_roots(body.folder, settings)) if body.folder is not None else None
         store = await asyncio.to_thread(_open, request, name)
+        query: dict[str, Any]
         if body.imagePath is not None:
             query = {"inputImage": await asyncio.to_thread(_file_image_b64, body.imagePath, settings)}
         else:

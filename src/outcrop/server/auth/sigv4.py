@@ -32,7 +32,7 @@ MISMATCH = (
     "Check your AWS Secret Access Key and signing method. Consult the service documentation for details."
 )
 
-class _ListedHeadersSigV4(SigV4Auth):
+class _ListedHeadersSigV4(SigV4Auth):  # type: ignore[misc]  # botocore ships no type hints
     """botocore's signer, canonicalising exactly the headers the client listed in SignedHeaders.
 
     botocore's own `headers_to_sign` skips a fixed set (user-agent, expect, x-amzn-trace-id, ...)
