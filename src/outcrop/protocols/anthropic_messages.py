@@ -28,6 +28,7 @@ from outcrop.protocols.chat_content import ContentBudget, image_part
 from outcrop.guardrails.enforce import ConverseGuard
 from outcrop.protocols.converse import ChatRequest, Converse, asks_for_json, asks_for_ocr, check_roles, guard_input
 from outcrop.protocols.invoke_guardrail import guarded_texts, guardrail_request, response_fields
+from outcrop.protocols.offload import off_loop
 from outcrop.protocols.validation import parse_body
 from outcrop.tasks.chat import ChatResult, ChatTask, ChatTurn, Part, TextPart
 
@@ -142,7 +143,7 @@ class AnthropicMessages(Converse):
         """The task, and the guardrail the headers name with the input already assessed (masked input
         reaches the model masked)."""
         guardrail, body = guardrail_request(ctx.headers, ctx.body)
-        task = self.parse_invoke(ctx, body)
+        task = await off_loop(self.parse_invoke, ctx, body)
         if guardrail is None:
             return task, None
         task, texts = guarded_texts(task, guardrail.tag_suffix)

@@ -30,6 +30,7 @@ from outcrop.protocols.chat_content import ContentBudget, document_parts, image_
 from outcrop.protocols.count_tokens import count_reply, counted_body
 from outcrop.protocols.converse_schema import ContentBlock, ConverseRequest, GuardrailConfig
 from outcrop.protocols.tool_prompt import CALL_OPEN, call_text, parse_calls, response_text, tools_prompt
+from outcrop.protocols.offload import off_loop
 from outcrop.protocols.validation import parse_body
 from outcrop.tasks.chat import ChatResult, ChatTask, ChatTurn, ImagePart, Part, TextPart
 
@@ -267,8 +268,9 @@ class Converse(Protocol):
     def parse(self, body: bytes, json_from_prompt: bool = True) -> ChatRequest:
         return parse_converse(body, json_from_prompt)
 
-    def _parse(self, ctx: InvokeContext, body: bytes | None = None) -> ChatRequest:
-        return self.parse(ctx.body if body is None else body, bool(ctx.entry.option("json_from_prompt", True)))
+    async def _parse(self, ctx: InvokeContext, body: bytes | None = None) -> ChatRequest:
+        """The parsed request; images and documents decode on the parse pool, not on the event loop."""
+        return await off_loop(self.parse, ctx.body if body is None else body, bool(ctx.entry.option("json_from_prompt", True)))
 
     def parse_invoke(self, ctx: InvokeContext, body: bytes | None = None) -> ChatTask:
         """The task of an InvokeModel body, for families that take one."""
@@ -276,13 +278,13 @@ class Converse(Protocol):
 
     async def count_tokens(self, ctx: InvokeContext) -> InvokeReply:
         kind, body = counted_body(ctx.body)
-        task = self.parse_invoke(ctx, body) if kind == "invokeModel" else self._parse(ctx, body).task
+        task = await off_loop(self.parse_invoke, ctx, body) if kind == "invokeModel" else (await self._parse(ctx, body)).task
         engine = await ctx.engine()
         return InvokeReply(body=count_reply(await engine.count_input_tokens(task)))
 
     async def converse(self, ctx: InvokeContext) -> InvokeReply:
         started = time.monotonic()
-        request = self._parse(ctx)
+        request = await self._parse(ctx)
         guard = await guard_input(ctx, request)
         if guard is not None and guard.input_outcome is not None and guard.input_outcome.blocked:
             blocked = _blocked_response(guard, started)
@@ -306,7 +308,7 @@ class Converse(Protocol):
 
     async def converse_stream(self, ctx: InvokeContext) -> StreamReply:
         started = time.monotonic()
-        request = self._parse(ctx)
+        request = await self._parse(ctx)
         guard = await guard_input(ctx, request)
         if guard is not None and guard.input_outcome is not None and guard.input_outcome.blocked:
             return StreamReply(events=_blocked_events(guard, started))

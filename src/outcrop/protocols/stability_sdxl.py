@@ -20,6 +20,7 @@ from outcrop.errors import ValidationException
 from outcrop.protocols.base import INVOKE_MODEL, InvokeContext, InvokeReply, Protocol, require_json
 from outcrop.protocols.image_common import binary_mask, random_seed, read_image, same_size
 from outcrop.protocols.images import ImageLimits
+from outcrop.protocols.offload import off_loop
 from outcrop.protocols.validation import malformed, parse_body
 from outcrop.tasks.image_generation import ImageTask, WeightedPrompt
 
@@ -134,7 +135,7 @@ class StabilitySdxl(Protocol):
     async def invoke_model(self, ctx: InvokeContext) -> InvokeReply:
         wants_png = ctx.accept is not None and ctx.accept.split(";")[0].strip().lower() == "image/png"
         require_json(ctx.content_type, None if wants_png else ctx.accept)
-        task = to_task(parse_body(StabilitySdxlRequest, ctx.body))
+        task = await off_loop(lambda: to_task(parse_body(StabilitySdxlRequest, ctx.body)))
         engine = await ctx.engine()
         result = await engine.generate(task)
         artifacts = [

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from outcrop.errors import ValidationException
 from outcrop.protocols.base import INVOKE_MODEL, InvokeContext, InvokeReply, Protocol, require_json
 from outcrop.protocols.images import ImageLimits, decode_image
+from outcrop.protocols.offload import off_loop
 from outcrop.protocols.validation import parse_body
 from outcrop.tasks.embedding import EmbedTask
 
@@ -68,7 +69,7 @@ class TitanEmbedImage(Protocol):
 
     async def invoke_model(self, ctx: InvokeContext) -> InvokeReply:
         require_json(ctx.content_type, ctx.accept)
-        task = self.parse(ctx.body)
+        task = await off_loop(self.parse, ctx.body)
         engine = await ctx.engine()
         tokens = engine.check(task)
         result = await engine.embed(task)

@@ -29,6 +29,7 @@ from outcrop.protocols.base import INVOKE_MODEL, InvokeContext, InvokeReply, Pro
 from outcrop.protocols.image_common import binary_mask, read_image, same_size
 from outcrop.protocols.images import ImageLimits
 from outcrop.protocols.mask_translation import english_mask_prompt
+from outcrop.protocols.offload import off_loop
 from outcrop.protocols.validation import malformed, parse_body
 from outcrop.tasks.image_generation import ImageTask, WeightedPrompt
 
@@ -241,7 +242,7 @@ class TitanImageV1(Protocol):
 
     async def invoke_model(self, ctx: InvokeContext) -> InvokeReply:
         require_json(ctx.content_type, ctx.accept)
-        task, return_mask = self.to_task(parse_body(TitanImageRequest, ctx.body))
+        task, return_mask = await off_loop(lambda: self.to_task(parse_body(TitanImageRequest, ctx.body)))
         engine = await ctx.engine()
         if task.mask_prompt is not None:
             engine.check(task)  # a deployment without a segmenter refuses before any translation
