@@ -93,7 +93,7 @@ def test_models_override_replaces_an_entry_and_adds_one(tmp_path: Path) -> None:
     table = load_model_table("test", path)
     assert set(e.model_id for e in table) == set(e.model_id for e in base) | {"acme.embed-v1"}
     entry = table.resolve(f"us.{MODEL}:0")
-    assert entry.weights == "/srv/weights/my-siglip" and entry.option("max_batch") == 3
+    assert entry.weights == "/srv/weights/my-siglip" and dict(entry.options)["max_batch"] == 3
     assert entry.dtype == "auto"  # replaced whole, not merged with the profile's entry
     assert table.resolve("acme.embed").model_id == "acme.embed-v1"
 
@@ -118,8 +118,8 @@ def test_engine_specs_are_shared_with_uses(tmp_path: Path) -> None:
     )
     table = load_model_table("test", path)
     first, second = table.resolve("amazon.titan-embed-image-v1"), table.resolve("acme.embed-v1")
-    assert first.engine == "embedding" and first.option("max_batch") == 4 and first.option("max_queue") == 9
-    assert second.option("max_batch") == 2 and second.option("max_queue") == 9
+    assert first.engine == "embedding" and dict(first.options)["max_batch"] == 4 and dict(first.options)["max_queue"] == 9
+    assert dict(second.options)["max_batch"] == 2 and dict(second.options)["max_queue"] == 9
     assert table.resolve("acme.embed-v2").engine_key == load_model_table("test").resolve("amazon.titan-embed-image-v1").engine_key
     assert first.engine_key != second.engine_key
 
@@ -129,3 +129,34 @@ def test_unknown_engine_spec_says_which(tmp_path: Path) -> None:
     path.write_text('[models."acme.embed-v1"]\nprotocol = "titan-embed-image"\nuses = "nope"\n')
     with pytest.raises(ValueError, match="unknown engine spec 'nope'"):
         load_model_table("test", path)
+
+
+def test_options_are_declared_and_checked_at_start(tmp_path: Path) -> None:
+    """A misspelt or mistyped engine or protocol option stops `outcrop serve` with the entry and the name."""
+    import subprocess
+    import sys
+
+    cases = {
+        '[models."acme.embed-v1"]\nprotocol = "titan-embed-image"\nuses = "embeddings"\noptions = { max_bacth = 2 }\n':
+            "unknown option 'max_bacth'",
+        '[models."acme.embed-v1"]\nprotocol = "titan-embed-image"\nuses = "embeddings"\noptions = { max_batch = "many" }\n':
+            "option 'max_batch'",
+        '[models."acme.chat-v1"]\nprotocol = "converse"\nuses = "vision"\nprotocol_options = { json_from_promt = false }\n':
+            "unknown option 'json_from_promt'",
+    }
+    for i, (text, expected) in enumerate(cases.items()):
+        path = tmp_path / f"models-{i}.toml"
+        path.write_text(text)
+        done = subprocess.run([sys.executable, "-m", "outcrop", "serve", "--profile", "test", "--models", str(path),
+                               "--port", "0"], capture_output=True, text=True, timeout=120)
+        assert done.returncode == 1, done.stderr
+        assert expected in done.stderr and "acme." in done.stderr and str(path) in done.stderr
+        assert "Traceback" not in done.stderr
+
+
+def test_protocol_options_never_load_a_second_engine(tmp_path: Path) -> None:
+    path = tmp_path / "models.toml"
+    path.write_text('[models."acme.chat-v1"]\nprotocol = "converse"\nuses = "vision"\nprotocol_options = { json_from_prompt = false }\n')
+    table = load_model_table("test", path)
+    plain, tuned = table.resolve("amazon.nova-lite-v1:0"), table.resolve("acme.chat-v1")
+    assert plain.engine_key == tuned.engine_key and dict(tuned.protocol_options) == {"json_from_prompt": False}

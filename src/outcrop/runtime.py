@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from outcrop.config import Settings
+from outcrop.engines import engine_class
 from outcrop.engines.failures import public_failure
 from outcrop.engines.pool import EnginePool
 from outcrop.errors import BedrockError, ModelErrorException, ValidationException
@@ -63,6 +64,7 @@ class Runtime:
     @classmethod
     def build(cls, settings: Settings, engine_wait_s: float | None = None) -> Runtime:
         table = load_model_table(settings.resolved_profile, settings.models_file)
+        check_options(table)
         pool = EnginePool(table, settings.cache_dir, load_wait_s=settings.load_wait_s)
         return cls(settings=settings, table=table, pool=pool, engine_wait_s=engine_wait_s)
 
@@ -124,3 +126,11 @@ class Runtime:
             raise ModelErrorException(f"This deployment's helper model '{model_id}' is not a chat model it serves.",
                                       originalStatusCode=500, resourceName=model_id)
         return await self.pool.get(entry, wait_s=self.engine_wait_s)
+
+
+def check_options(table: ModelTable) -> None:
+    """Every entry's engine and protocol options against their declarations: a typo in a profile or a
+    `--models` file stops start-up with the entry's file, id and the option's name (a ValueError)."""
+    for entry in table:
+        engine_class(entry.engine).parse_options(entry)
+        get_protocol(entry.protocol).options(entry)

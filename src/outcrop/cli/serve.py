@@ -47,6 +47,7 @@ def _add_security_flags(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from outcrop.cli import CliError
     from outcrop.config import Settings
+    from outcrop.runtime import Runtime
     from outcrop.server.auth import load_keys
     from outcrop.server.binding import InsecureBindError, check_bind
     from outcrop.server.http import serve_forever
@@ -63,7 +64,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         keys = load_keys(settings.auth_file)
         check_bind(settings.host, bool(keys), settings.insecure)
+        runtime = Runtime.build(settings)  # a bad model table or option stops here, in one line
     except (InsecureBindError, ValueError, OSError) as exc:
         raise CliError(str(exc)) from None
-    asyncio.run(serve_forever(settings))
+    asyncio.run(serve_forever(settings, runtime))
     return 0

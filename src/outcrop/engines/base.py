@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from outcrop.registry import ModelEntry
+from outcrop.registry.options import Options, parse_options
 
 
 class Engine(ABC):
@@ -15,9 +16,17 @@ class Engine(ABC):
     `start`/`stop` run on the event loop: schedulers and worker threads live between them.
     """
 
+    # The options this engine reads from the model table (registry/options.py).
+    Options: ClassVar[type[Options]] = Options
+
     def __init__(self, entry: ModelEntry, weights_dir: Path) -> None:
         self.entry = entry
         self.weights_dir = weights_dir
+        self.options: Any = self.parse_options(entry)
+
+    @classmethod
+    def parse_options(cls, entry: ModelEntry) -> Options:
+        return parse_options(cls.Options, dict(entry.options), f"{entry.source}: model {entry.model_id!r} (engine {entry.engine!r})")
 
     @abstractmethod
     def load(self) -> None: ...
@@ -33,9 +42,6 @@ class Engine(ABC):
 
     async def stop(self) -> None:
         """Called on shutdown; drains or fails queued work."""
-
-    def describe(self) -> dict[str, Any]:
-        return {"engine": self.entry.engine, "weights": self.entry.weights}
 
 
 def pick_device(requested: str) -> str:

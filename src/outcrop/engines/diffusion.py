@@ -11,8 +11,8 @@ Options (TOML `options`): max_render_side (render at most this size, then resize
 one), size_multiple, min_steps/max_steps (map Bedrock's 10..150 steps linearly onto a distilled model's
 few), fixed_guidance_scale (turbo models run without CFG), inpaint_unet, controlnet_canny,
 controlnet_segmentation, safety_checker, safety_threshold, clipseg, mask_threshold, matting,
-foreground_prompt, png_compress_level (zlib level of the PNGs returned), mask_prompt_translator (read
-by the Titan protocol, see protocols/mask_translation.py), max_queue, timeout_s. Companion values are a
+foreground_prompt, png_compress_level (zlib level of the PNGs returned), max_queue, timeout_s
+(`DiffusionOptions` declares them). Companion values are a
 subfolder of the weights, a local folder, or a Hugging Face repo id (`repo::subfolder`).
 """
 
@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from PIL import Image
+from pydantic import Field
 
 from outcrop.engines import diffusion_parts as parts
 from outcrop.engines.base import Engine, pick_device, pick_dtype
@@ -34,6 +35,7 @@ from outcrop.engines.scheduler import BatchScheduler, Job
 from outcrop.engines.weights import fetch_repo
 from outcrop.errors import BedrockError, ModelErrorException, ValidationException
 from outcrop.registry import ModelEntry
+from outcrop.registry.options import Options
 from outcrop.tasks.image_generation import GeneratedImage, ImageResult, ImageTask
 
 logger = logging.getLogger(__name__)
@@ -45,39 +47,63 @@ class _Cancelled(Exception):
     """The client went away mid-generation; the result would be thrown away, so stop now."""
 
 
+class DiffusionOptions(Options):
+    max_queue: int = Field(8, ge=1, description="Queued requests beyond this get ThrottlingException.")
+    timeout_s: float = Field(55, gt=0, description="A request's budget, queueing included.")
+    # zlib level of the PNGs sent back: 6 (PIL's default) is ~6x slower than 1 on a 1024² image
+    # (0.37 s vs 0.06 s on CPU) for ~15% smaller files.
+    png_compress_level: int = Field(6, ge=0, le=9)
+    variant: str | None = Field(None, description="The weights variant to load (e.g. fp16).")
+    # Companion models: a folder inside the main weights, a local path, or a hub repo (`repo::subfolder`).
+    inpaint_unet: str | None = None
+    controlnet_canny: str | None = None
+    controlnet_segmentation: str | None = None
+    safety_checker: str | None = None
+    clipseg: str | None = None
+    matting: str | None = None
+    safety_threshold: float | None = Field(None, description="Replaces the safety checker's trained thresholds.")
+    mask_threshold: float = Field(0.4, ge=0, le=1, description="CLIPSeg probability that joins the mask.")
+    foreground_prompt: str = "the main subject in the foreground"
+    size_multiple: int | None = Field(None, ge=1, description="Render sizes round to this; default: the latent grid.")
+    max_render_side: int | None = Field(None, ge=8, description="Render at most this many px a side, then resize.")
+    min_steps: int | None = Field(None, ge=1, description="With max_steps: Bedrock's 10..150 steps map onto these.")
+    max_steps: int | None = Field(None, ge=1)
+    fixed_guidance_scale: float | None = Field(None, description="A guidance scale every request uses (distilled models).")
+
+
 class DiffusionEngine(Engine):
+    Options = DiffusionOptions
+    options: DiffusionOptions
+
     def __init__(self, entry: ModelEntry, weights_dir: Path) -> None:
         super().__init__(entry, weights_dir)
         self.scheduler: BatchScheduler[ImageTask, ImageResult] = BatchScheduler(
             f"diffusion:{entry.model_id}",
             self._run_batch,
             max_batch=1,  # a request's images are already one batch; requests run one at a time
-            max_queue=int(entry.option("max_queue", 8)),
-            timeout_s=float(entry.option("timeout_s", 55)),
+            max_queue=self.options.max_queue,
+            timeout_s=self.options.timeout_s,
         )
         self.step_listener: StepListener | None = None  # the CLI's progress bar
-        # zlib level of the PNGs sent back: 6 (PIL's default) is ~6x slower than 1 on a 1024² image
-        # (0.37 s vs 0.06 s on CPU) for ~15% smaller files.
-        self.png_compress_level = int(entry.option("png_compress_level", 6))
+        self.png_compress_level = self.options.png_compress_level
         self.controlnets: dict[str, Any] = {}
         self.safety = self.segmenter = self.background = None
 
     # -- loading ---------------------------------------------------------------------------------
-    # Options naming companion models: a folder inside the main weights, a local path, or a hub repo
-    # (`repo::subfolder`).
     COMPANION_OPTIONS = ("inpaint_unet", "controlnet_canny", "controlnet_segmentation", "safety_checker", "clipseg", "matting")
 
     @classmethod
     def companion_repos(cls, entry: ModelEntry) -> list[str]:
         repos = []
+        options = cls.parse_options(entry)
         for name in cls.COMPANION_OPTIONS:
-            repo = str(entry.option(name) or "").partition("::")[0]
+            repo = str(getattr(options, name) or "").partition("::")[0]
             if repo and "/" in repo and not repo.startswith((".", "~", "/")) and repo not in repos:
                 repos.append(repo)
         return repos
 
     def _companion(self, name: str) -> tuple[Path, str | None] | None:
-        value = self.entry.option(name)
+        value = getattr(self.options, name)
         if not value:
             return None
         repo, _, subfolder = str(value).partition("::")
@@ -97,7 +123,7 @@ class DiffusionEngine(Engine):
 
         self.device = pick_device(self.entry.device)
         self.dtype = pick_dtype(self.entry.dtype, self.device)
-        variant = self.entry.option("variant")
+        variant = self.options.variant
         base = StableDiffusionXLPipeline.from_pretrained(self.weights_dir, dtype=self.dtype, variant=variant)
         if self.device != "cpu":
             base.to(self.device)
@@ -119,16 +145,15 @@ class DiffusionEngine(Engine):
                 self.controlnets[mode] = StableDiffusionXLControlNetPipeline.from_pipe(base, controlnet=net)
         for pipe in (self.img2img, self.inpaint, *self.controlnets.values()):
             pipe.set_progress_bar_config(disable=True)
-        self.multiple = int(self.entry.option("size_multiple", base.vae_scale_factor * 8))
+        self.multiple = self.options.size_multiple or base.vae_scale_factor * 8
         if (found := self._companion("safety_checker")) is not None:
-            threshold = self.entry.option("safety_threshold")
-            self.safety = SafetyClassifier(_sub(found), self.device, None if threshold is None else float(threshold))
+            self.safety = SafetyClassifier(_sub(found), self.device, self.options.safety_threshold)
         if (found := self._companion("clipseg")) is not None:
-            self.segmenter = TextSegmenter(_sub(found), self.device, float(self.entry.option("mask_threshold", 0.4)))
+            self.segmenter = TextSegmenter(_sub(found), self.device, self.options.mask_threshold)
             matting = self._companion("matting")
             self.background = BackgroundRemover(
                 self.segmenter, _sub(matting) if matting else None, self.device,
-                str(self.entry.option("foreground_prompt", "the main subject in the foreground")),
+                self.options.foreground_prompt,
             )
         torch.set_grad_enabled(False)
         logger.info("diffusion model %s ready on %s (%s); controls: %s, safety: %s, masks: %s", self.entry.weights,
@@ -187,10 +212,11 @@ class DiffusionEngine(Engine):
             assert self.background is not None and task.init_image is not None
             cutout = self.background.remove(task.init_image)
             return ImageResult(images=[GeneratedImage(png=self._png(cutout), seed=task.seeds[0])])
-        size = parts.render_size(task.width, task.height, self.entry.option("max_render_side"), self.multiple)
+        size = parts.render_size(task.width, task.height, self.options.max_render_side, self.multiple)
         count = len(task.seeds)
-        steps = parts.bedrock_steps_to_model(task.steps, self.entry.option("min_steps"), self.entry.option("max_steps"))
-        guidance = float(self.entry.option("fixed_guidance_scale", task.guidance_scale))
+        steps = parts.bedrock_steps_to_model(task.steps, self.options.min_steps, self.options.max_steps)
+        fixed = self.options.fixed_guidance_scale
+        guidance = task.guidance_scale if fixed is None else fixed
         mask_png = None
         kwargs: dict[str, Any] = {}
         if task.mode == "txt2img" and task.control_image is None:

@@ -13,10 +13,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from pydantic import Field
+
 from outcrop.engines.base import Engine, pick_device, pick_dtype
 from outcrop.engines.scheduler import BatchScheduler, Job
 from outcrop.errors import ValidationException
 from outcrop.registry import ModelEntry
+from outcrop.registry.options import Options
 from outcrop.tasks.embedding import EmbedResult, EmbedTask
 
 logger = logging.getLogger(__name__)
@@ -24,17 +27,28 @@ logger = logging.getLogger(__name__)
 PROJECTION_SEED = 20240229
 
 
+class EmbeddingOptions(Options):
+    max_text_tokens: int = Field(128, ge=1, description="Longer texts are refused (Titan G1: 128 tokens).")
+    max_batch: int = Field(32, ge=1, description="Requests embedded in one forward pass.")
+    max_wait_ms: float = Field(4, ge=0, description="How long a batch waits for more requests.")
+    max_queue: int = Field(256, ge=1, description="Queued requests beyond this get ThrottlingException.")
+    timeout_s: float = Field(30, gt=0, description="A request's budget, queueing included.")
+
+
 class EmbeddingEngine(Engine):
+    Options = EmbeddingOptions
+    options: EmbeddingOptions
+
     def __init__(self, entry: ModelEntry, weights_dir: Path) -> None:
         super().__init__(entry, weights_dir)
-        self.max_text_tokens = int(entry.option("max_text_tokens", 128))
+        self.max_text_tokens = self.options.max_text_tokens
         self.scheduler: BatchScheduler[EmbedTask, EmbedResult] = BatchScheduler(
             f"embed:{entry.model_id}",
             self._run_batch,
-            max_batch=int(entry.option("max_batch", 32)),
-            max_wait_s=float(entry.option("max_wait_ms", 4)) / 1000.0,
-            max_queue=int(entry.option("max_queue", 256)),
-            timeout_s=float(entry.option("timeout_s", 30)),
+            max_batch=self.options.max_batch,
+            max_wait_s=self.options.max_wait_ms / 1000.0,
+            max_queue=self.options.max_queue,
+            timeout_s=self.options.timeout_s,
         )
         self._projections: dict[int, Any] = {}
         # A fast tokenizer keeps its padding/truncation settings on the shared Rust object and resets them
@@ -64,9 +78,6 @@ class EmbeddingEngine(Engine):
 
     async def stop(self) -> None:
         await self.scheduler.stop()
-
-    def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "dimensions": getattr(self, "native_dim", None)}
 
     # -- serving ---------------------------------------------------------------------------------
     def count_tokens(self, text: str) -> int:

@@ -17,11 +17,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pydantic import Field
+
 from outcrop.engines.base import Engine, pick_device, pick_dtype
 from outcrop.engines.ocr import OcrGrounding
 from outcrop.engines.scheduler import BatchScheduler, Job
 from outcrop.errors import ValidationException
 from outcrop.registry import ModelEntry
+from outcrop.registry.options import Options
 from outcrop.tasks.chat import ChatResult, ChatTask, Prepared, TextPart
 
 logger = logging.getLogger(__name__)
@@ -72,18 +75,36 @@ class ChatStream:
                 self._job.cancel()  # the scheduler sets job.cancelled; the worker stops at the next token
 
 
+class VisionChatOptions(Options):
+    default_temperature: float = Field(0.0, ge=0, description="Temperature when a request sets none (0: greedy).")
+    stream_timeout_s: float = Field(600, gt=0, description="A streamed answer's budget.")
+    max_queue: int = Field(32, ge=1, description="Queued requests beyond this get ThrottlingException.")
+    timeout_s: float = Field(55, gt=0, description="A non-streaming request's budget, queueing included.")
+    cpu_threads: int | None = Field(None, ge=1, description="torch intra-op threads on a CPU (process-wide).")
+    max_pixels: int | None = Field(None, ge=1, description="The image processor's pixel budget per image.")
+    min_pixels: int = Field(3136, ge=1)
+    context_tokens: int | None = Field(None, ge=1, description="Context window; default: the model config's.")
+    max_output_tokens: int = Field(4096, ge=1, description="The largest maxTokens a request may ask for.")
+    ocr_grounding: bool = Field(False, description="Tesseract's reading as context for text-reading requests.")
+    ocr_languages: str = "jpn+eng"
+    ocr_timeout_s: float = Field(60, gt=0)
+
+
 class VisionChatEngine(Engine):
+    Options = VisionChatOptions
+    options: VisionChatOptions
+
     def __init__(self, entry: ModelEntry, weights_dir: Path) -> None:
         super().__init__(entry, weights_dir)
-        self.default_temperature = float(entry.option("default_temperature", 0.0))
-        self.stream_timeout_s = float(entry.option("stream_timeout_s", 600))
+        self.default_temperature = self.options.default_temperature
+        self.stream_timeout_s = self.options.stream_timeout_s
         self.ocr: OcrGrounding | None = None
         self.scheduler: BatchScheduler[_Work, ChatResult] = BatchScheduler(
             f"vlm:{entry.model_id}",
             self._run_batch,
             max_batch=1,
-            max_queue=int(entry.option("max_queue", 32)),
-            timeout_s=float(entry.option("timeout_s", 55)),
+            max_queue=self.options.max_queue,
+            timeout_s=self.options.timeout_s,
         )
 
     # -- loading ---------------------------------------------------------------------------------
@@ -96,22 +117,22 @@ class VisionChatEngine(Engine):
         if self.device == "cpu":
             from outcrop.engines.cpu_threads import apply_cpu_threads
 
-            apply_cpu_threads(self.entry.option("cpu_threads"))
+            apply_cpu_threads(self.options.cpu_threads)
         self.model = AutoModelForImageTextToText.from_pretrained(self.weights_dir, dtype=self.dtype).to(self.device).eval()
         kwargs = {}
-        if self.entry.option("max_pixels"):
-            kwargs = {"max_pixels": int(self.entry.option("max_pixels")), "min_pixels": int(self.entry.option("min_pixels", 3136))}
+        if self.options.max_pixels:
+            kwargs = {"max_pixels": self.options.max_pixels, "min_pixels": self.options.min_pixels}
         self.processor = AutoProcessor.from_pretrained(self.weights_dir, **kwargs)
         self.tokenizer = self.processor.tokenizer
         text_config = getattr(self.model.config, "text_config", self.model.config)
-        self.context_tokens = int(self.entry.option("context_tokens", getattr(text_config, "max_position_embeddings", 4096)))
-        self.max_output_tokens = int(self.entry.option("max_output_tokens", 4096))
+        self.context_tokens = self.options.context_tokens or int(getattr(text_config, "max_position_embeddings", 4096))
+        self.max_output_tokens = self.options.max_output_tokens
         eos = self.model.generation_config.eos_token_id
         self.eos_ids = set(eos if isinstance(eos, list) else [eos] if eos is not None else [])
         self.eos_ids.add(self.tokenizer.eos_token_id)
         torch.set_grad_enabled(False)
-        if self.entry.option("ocr_grounding", False):
-            self.ocr = OcrGrounding(str(self.entry.option("ocr_languages", "jpn+eng")), timeout_s=float(self.entry.option("ocr_timeout_s", 60)))
+        if self.options.ocr_grounding:
+            self.ocr = OcrGrounding(self.options.ocr_languages, timeout_s=self.options.ocr_timeout_s)
             if self.ocr.available:
                 logger.info("OCR grounding on (tesseract %s, %s)", self.ocr.binary, self.ocr.languages)
         logger.info("vision chat model %s ready on %s (%s)", self.entry.weights, self.device, self.dtype)
@@ -121,9 +142,6 @@ class VisionChatEngine(Engine):
 
     async def stop(self) -> None:
         await self.scheduler.stop()
-
-    def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "max_output_tokens": getattr(self, "max_output_tokens", None)}
 
     # -- serving (event loop) --------------------------------------------------------------------
     async def open_stream(self, task: ChatTask, *, streaming: bool = True) -> ChatStream:

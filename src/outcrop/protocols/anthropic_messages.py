@@ -137,7 +137,7 @@ class AnthropicMessages(Converse):
 
     def parse_invoke(self, ctx: InvokeContext, body: bytes | None = None) -> ChatTask:
         require_json(ctx.content_type, ctx.accept)
-        return parse_anthropic(ctx.body if body is None else body, bool(ctx.entry.option("json_from_prompt", True)))
+        return parse_anthropic(ctx.body if body is None else body, self.options(ctx.entry).json_from_prompt)
 
     async def _guarded(self, ctx: InvokeContext) -> tuple[ChatTask, ConverseGuard | None]:
         """The task, and the guardrail the headers name with the input already assessed (masked input

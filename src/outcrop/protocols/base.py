@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, ClassVar
 
 from outcrop.errors import ValidationException
 from outcrop.registry import ModelEntry
+from outcrop.registry.options import Options, parse_options
 
 INVOKE_MODEL = "InvokeModel"
 INVOKE_MODEL_STREAM = "InvokeModelWithResponseStream"
@@ -60,14 +62,25 @@ class StreamReply:
     headers: dict[str, str] = field(default_factory=dict)
 
 
+@lru_cache(maxsize=256)
+def _options(model: type[Options], values: tuple[tuple[str, Any], ...], where: str) -> Options:
+    return parse_options(model, dict(values), where)
+
+
 class Protocol:
     name: ClassVar[str]
+    # The options this family reads from a table entry's `protocol_options` (registry/options.py).
+    Options: ClassVar[type[Options]] = Options
     operations: ClassVar[frozenset[str]] = frozenset()
     # What the family takes and gives, in the control plane's ModelModality words (ListFoundationModels).
     input_modalities: ClassVar[tuple[str, ...]] = ("TEXT",)
     output_modalities: ClassVar[tuple[str, ...]] = ("TEXT",)
     # Whether InvokeModel / InvokeModelWithResponseStream apply the X-Amzn-Bedrock-Guardrail* headers.
     invoke_guardrails: ClassVar[bool] = False
+
+    def options(self, entry: ModelEntry) -> Any:
+        """`entry`'s protocol options, parsed once per distinct table of values."""
+        return _options(self.Options, entry.protocol_options, f"{entry.source}: model {entry.model_id!r} (protocol {self.name!r})")
 
     async def invoke_model(self, ctx: InvokeContext) -> InvokeReply:
         raise NotImplementedError

@@ -13,6 +13,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from pydantic import Field
+
 from outcrop.errors import ValidationException
 from outcrop.guardrails.enforce import INTERVENED, ConverseGuard, GuardedText
 from outcrop.protocols import output_intent
@@ -31,6 +33,7 @@ from outcrop.protocols.count_tokens import count_reply, counted_body
 from outcrop.protocols.converse_schema import ContentBlock, ConverseRequest, GuardrailConfig
 from outcrop.protocols.tool_prompt import CALL_OPEN, call_text, parse_calls, response_text, tools_prompt
 from outcrop.protocols.offload import off_loop
+from outcrop.registry.options import Options
 from outcrop.protocols.validation import parse_body
 from outcrop.tasks.chat import ChatResult, ChatTask, ChatTurn, ImagePart, Part, TextPart
 
@@ -259,7 +262,12 @@ def _response_fields(result: ChatResult, paths: list[str]) -> dict[str, Any] | N
     return fields or None
 
 
+class ConverseOptions(Options):
+    json_from_prompt: bool = Field(True, description="A prompt that asks for JSON gets JSON-constrained decoding.")
+
+
 class Converse(Protocol):
+    Options = ConverseOptions
     name = "converse"
     operations = frozenset({CONVERSE, CONVERSE_STREAM, COUNT_TOKENS})
     input_modalities = ("TEXT", "IMAGE")
@@ -270,7 +278,7 @@ class Converse(Protocol):
 
     async def _parse(self, ctx: InvokeContext, body: bytes | None = None) -> ChatRequest:
         """The parsed request; images and documents decode on the parse pool, not on the event loop."""
-        return await off_loop(self.parse, ctx.body if body is None else body, bool(ctx.entry.option("json_from_prompt", True)))
+        return await off_loop(self.parse, ctx.body if body is None else body, self.options(ctx.entry).json_from_prompt)
 
     def parse_invoke(self, ctx: InvokeContext, body: bytes | None = None) -> ChatTask:
         """The task of an InvokeModel body, for families that take one."""

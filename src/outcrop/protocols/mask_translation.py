@@ -2,7 +2,7 @@
 
 CLIPSeg's text tower is English CLIP: 「車両」 tokenizes into byte pieces it never learned to
 ground, so the mask it draws is poor. An image engine spec may name a chat model of the same
-profile in its option `mask_prompt_translator` (e.g. "amazon.nova-lite-v1:0"); a mask prompt with
+profile in its protocol option `mask_prompt_translator` (e.g. "amazon.nova-lite-v1:0"); a mask prompt with
 any non-ASCII character is then sent to that model's engine (the same `ChatTask` path Converse
 uses, greedy, a few tokens) and the short English noun phrase it answers is segmented instead.
 ASCII prompts, and deployments without the option, are segmented as written.
@@ -17,7 +17,6 @@ from outcrop.tasks.chat import ChatTask, ChatTurn, TextPart
 
 logger = logging.getLogger(__name__)
 
-OPTION = "mask_prompt_translator"
 MAX_TOKENS = 16
 MAX_PHRASE_CHARS = 80
 SYSTEM = ("You translate the description of an object to select in an image into English. "
@@ -40,9 +39,8 @@ def translation_task(prompt: str) -> ChatTask:
     return ChatTask(turns=(turn,), system=SYSTEM, max_tokens=MAX_TOKENS, temperature=0.0)
 
 
-async def english_mask_prompt(ctx: InvokeContext, prompt: str) -> str:
+async def english_mask_prompt(ctx: InvokeContext, prompt: str, translator: str | None) -> str:
     """`prompt` in English when the deployment has a translator and the prompt needs one."""
-    translator = ctx.entry.option(OPTION)
     if not translator or not needs_translation(prompt) or ctx.chat_engine is None:
         return prompt
     engine = await ctx.chat_engine(str(translator))

@@ -9,7 +9,7 @@ How the tasks map onto diffusion (documented approximations):
 - COLOR_GUIDED_GENERATION: img2img (strength 0.85) from a palette image of `colors` (blended
   with `referenceImage` when given), so the palette steers the result.
 - maskPrompt: segmented by CLIPSeg (English); non-English prompts are translated first when the
-  engine spec names a `mask_prompt_translator` chat model (protocols/mask_translation.py).
+  entry names a `mask_prompt_translator` chat model in its protocol options (protocols/mask_translation.py).
 - numberOfImages > 1: seeds seed, seed+1, ... in one batch. `quality` premium runs 50 steps,
   standard 30 (mapped by the engine for distilled models).
 """
@@ -30,6 +30,7 @@ from outcrop.protocols.image_common import binary_mask, read_image, same_size
 from outcrop.protocols.images import ImageLimits
 from outcrop.protocols.mask_translation import english_mask_prompt
 from outcrop.protocols.offload import off_loop
+from outcrop.registry.options import Options
 from outcrop.protocols.validation import malformed, parse_body
 from outcrop.tasks.image_generation import ImageTask, WeightedPrompt
 
@@ -114,7 +115,13 @@ class TitanImageRequest(_Params):
     imageGenerationConfig: ImageGenerationConfig | None = None
 
 
+class TitanImageOptions(Options):
+    mask_prompt_translator: str | None = Field(
+        None, description="A chat model id of the profile that translates non-English maskPrompts to English first.")
+
+
 class TitanImageV1(Protocol):
+    Options = TitanImageOptions
     name = "titan-image-v1"
     operations = frozenset({INVOKE_MODEL})
     input_modalities = ("TEXT", "IMAGE")
@@ -246,7 +253,8 @@ class TitanImageV1(Protocol):
         engine = await ctx.engine()
         if task.mask_prompt is not None:
             engine.check(task)  # a deployment without a segmenter refuses before any translation
-            task = replace(task, mask_prompt=await english_mask_prompt(ctx, task.mask_prompt))
+            translator = self.options(ctx.entry).mask_prompt_translator
+            task = replace(task, mask_prompt=await english_mask_prompt(ctx, task.mask_prompt, translator))
         result = await engine.generate(task)
         kept = [image for image in result.images if not image.flagged]
         if not kept:

@@ -14,7 +14,7 @@ from outcrop.registry.aliases import candidate_ids
 
 logger = logging.getLogger(__name__)
 
-_ENGINE_KEYS = {"engine", "weights", "revision", "dtype", "device", "options"}
+_ENGINE_KEYS = {"engine", "weights", "revision", "dtype", "device", "options", "protocol_options"}
 _ENTRY_KEYS = _ENGINE_KEYS | {"protocol", "aliases", "uses"}
 
 
@@ -30,14 +30,15 @@ class ModelEntry:
     dtype: str = "auto"
     device: str = "auto"
     aliases: tuple[str, ...] = ()
+    # The engine's options (they key engine sharing) and the protocol's (they never load another engine).
     options: tuple[tuple[str, Any], ...] = ()
+    protocol_options: tuple[tuple[str, Any], ...] = ()
+    # Where the entry was defined, for errors at start-up.
+    source: str = field(default="", compare=False)
 
     @property
     def engine_key(self) -> tuple[Any, ...]:
         return (self.engine, self.weights, self.revision, self.dtype, self.device, self.options)
-
-    def option(self, name: str, default: Any = None) -> Any:
-        return dict(self.options).get(name, default)
 
 
 @dataclass
@@ -76,7 +77,8 @@ def _entries_from_toml(data: dict[str, Any], source: str, engines: dict[str, dic
             if spec["uses"] not in engines:
                 raise ValueError(f"{source}: model {model_id!r} uses unknown engine spec {spec['uses']!r}")
             shared = engines[spec["uses"]]
-            spec = {**shared, **spec, "options": {**shared.get("options", {}), **spec.get("options", {})}}
+            spec = {**shared, **spec, "options": {**shared.get("options", {}), **spec.get("options", {})},
+                    "protocol_options": {**shared.get("protocol_options", {}), **spec.get("protocol_options", {})}}
         for required in ("protocol", "engine", "weights"):
             if required not in spec:
                 raise ValueError(f"{source}: model {model_id!r} needs `{required}`")
@@ -90,7 +92,9 @@ def _entries_from_toml(data: dict[str, Any], source: str, engines: dict[str, dic
                 dtype=spec.get("dtype", "auto"),
                 device=spec.get("device", "auto"),
                 aliases=tuple(spec.get("aliases", ())),
-                options=tuple(sorted((k, _frozen(v)) for k, v in spec.get("options", {}).items())),
+                options=_frozen_table(spec.get("options", {})),
+                protocol_options=_frozen_table(spec.get("protocol_options", {})),
+                source=source,
             )
         )
     return entries
@@ -103,6 +107,10 @@ def _engine_specs(data: dict[str, Any], source: str) -> dict[str, dict[str, Any]
         if unknown:
             raise ValueError(f"{source}: engine spec {name!r} has unknown keys {sorted(unknown)}")
     return specs
+
+
+def _frozen_table(values: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
+    return tuple(sorted((k, _frozen(v)) for k, v in values.items()))
 
 
 def _frozen(value: Any) -> Any:

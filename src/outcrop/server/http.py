@@ -8,13 +8,16 @@ import asyncio
 import logging
 import signal
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hypercorn.asyncio import serve
 from hypercorn.config import Config
 
 from outcrop.config import Settings
 from outcrop.server import h2_goaway
+
+if TYPE_CHECKING:
+    from outcrop.runtime import Runtime
 
 logger = logging.getLogger(__name__)
 
@@ -35,10 +38,10 @@ def hypercorn_config(settings: Settings) -> Config:
     return config
 
 
-async def serve_forever(settings: Settings) -> None:
+async def serve_forever(settings: Settings, runtime: Runtime | None = None) -> None:
     from outcrop.server.app import build_app
 
-    app = build_app(settings)
+    app = build_app(settings, runtime)
     config = hypercorn_config(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -14,14 +14,21 @@ import logging
 import time
 from collections.abc import Sequence
 
-from outcrop.engines.embedding import EmbeddingEngine
+from outcrop.engines.embedding import EmbeddingEngine, EmbeddingOptions
 from outcrop.engines.scheduler import Job
 from outcrop.tasks.embedding import EmbedResult, EmbedTask
 
 logger = logging.getLogger(__name__)
 
 
+class FaultOptions(EmbeddingOptions):
+    hang_s: float = 60
+    slow_s: float = 3
+
+
 class FaultEngine(EmbeddingEngine):
+    Options = FaultOptions
+    options: FaultOptions
     cancelled_runs = 0
 
     def _run_batch(self, jobs: Sequence[Job[EmbedTask]]) -> list[EmbedResult]:
@@ -35,10 +42,10 @@ class FaultEngine(EmbeddingEngine):
                 raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB (injected by the fault engine)")
             if command == "FAULT:hang":
                 started = time.monotonic()
-                if job.cancelled.wait(float(self.entry.option("hang_s", 60))):
+                if job.cancelled.wait(self.options.hang_s):
                     logger.warning("fault engine: hang stopped after %.1f s because its job was cancelled", time.monotonic() - started)
                     raise RuntimeError("cancelled")
-            if command == "FAULT:slow" and job.cancelled.wait(float(self.entry.option("slow_s", 3))):
+            if command == "FAULT:slow" and job.cancelled.wait(self.options.slow_s):
                 self.cancelled_runs += 1
                 logger.warning("fault engine: slow run stopped early because its job was cancelled")
                 raise RuntimeError("cancelled")
