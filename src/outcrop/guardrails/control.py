@@ -36,8 +36,6 @@ POLICY_FIELDS = ("topicPolicyConfig", "contentPolicyConfig", "wordPolicyConfig",
                  "contextualGroundingPolicyConfig", "automatedReasoningPolicyConfig")
 # Policies this server cannot evaluate yet: refused at creation rather than stored and silently ignored.
 UNSUPPORTED_POLICIES = {
-    "contentPolicyConfig": "content filters (HATE, INSULTS, SEXUAL, VIOLENCE, MISCONDUCT, PROMPT_ATTACK)",
-    "contextualGroundingPolicyConfig": "contextual grounding checks",
     "automatedReasoningPolicyConfig": "automated reasoning checks",
 }
 # PII types with no recognizer here: refused, not silently unmatched (none today; kept for new types).
@@ -111,10 +109,32 @@ def check_spec(spec: GuardrailSpec) -> None:
         if problem:
             raise constraint_error(regex.pattern, f"sensitiveInformationPolicyConfig.regexesConfig.{i + 1}.member.pattern",
                                    problem)
+    _check_content(spec)
     if spec.topicPolicyConfig:
         names = [t.name.lower() for t in spec.topicPolicyConfig.topicsConfig]
         if len(set(names)) != len(names):
             raise ValidationException("Each denied topic of a guardrail must have a unique name.")
+
+
+def _check_content(spec: GuardrailSpec) -> None:
+    """Content and grounding filters: one of each type; prompt attacks are assessed on input only,
+    so Bedrock wants PROMPT_ATTACK's output strength NONE."""
+    if spec.contentPolicyConfig is not None:
+        types = [f.type for f in spec.contentPolicyConfig.filtersConfig]
+        for kind in types:
+            if types.count(kind) > 1:
+                raise ValidationException(f"The content filter type {kind} is configured more than once. "
+                                          "Configure each filter type once and try again.")
+        for f in spec.contentPolicyConfig.filtersConfig:
+            if f.type == "PROMPT_ATTACK" and f.outputStrength != "NONE":
+                raise ValidationException("The PROMPT_ATTACK content filter only applies to input. "
+                                          "Set its outputStrength to NONE and try again.")
+    if spec.contextualGroundingPolicyConfig is not None:
+        kinds = [f.type for f in spec.contextualGroundingPolicyConfig.filtersConfig]
+        for kind in kinds:
+            if kinds.count(kind) > 1:
+                raise ValidationException(f"The contextual grounding filter type {kind} is configured more than "
+                                          "once. Configure each filter type once and try again.")
 
 
 def _spec_json(spec: GuardrailSpec) -> dict[str, Any]:
@@ -279,6 +299,9 @@ def _with_defaults(item: dict[str, Any]) -> dict[str, Any]:
         out.setdefault("action", "BLOCK")
         out.setdefault("enabled", True)
         return out
+    if "inputStrength" in item:  # content filters: text unless other modalities are chosen
+        out.setdefault("inputModalities", ["TEXT"])
+        out.setdefault("outputModalities", ["TEXT"])
     default = item.get("action", "BLOCK")  # PII entities and regexes: `action` is both directions' default
     out.setdefault("inputAction", default)
     out.setdefault("outputAction", default)
