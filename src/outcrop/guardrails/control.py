@@ -12,10 +12,11 @@ import json
 import secrets
 import sqlite3
 import string
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from outcrop.errors import ConflictException, ResourceNotFoundException, ValidationException
+from outcrop.errors import AccessDeniedException, ConflictException, ResourceNotFoundException, ValidationException
 from outcrop.guardrails import regexes
 from outcrop.guardrails.store import GuardrailStore, StoredGuardrail
 from outcrop.guardrails.wire import (
@@ -164,12 +165,32 @@ def _remember(db: sqlite3.Connection, token: str | None, operation: str, request
         db.execute("INSERT INTO tokens VALUES (?, ?, ?, ?)", (token, operation, request_hash, json.dumps(response)))
 
 
+def read_only(guardrail_id: str, action: str) -> AccessDeniedException:
+    return AccessDeniedException(f"You are not authorized to perform: bedrock:{action} on the guardrail {guardrail_id}: "
+                                 "it is loaded from the server's --guardrails file and is read-only. Change the "
+                                 "file and restart the server.")
+
+
 class GuardrailControl:
-    def __init__(self, store: GuardrailStore) -> None:
+    """The control plane over the store, plus the operator's read-only guardrails (--guardrails)."""
+
+    def __init__(self, store: GuardrailStore, operator: dict[str, StoredGuardrail] | None = None) -> None:
         self.store = store
+        self.operator = operator or {}
+        self._operator_names = {g.spec["name"] for g in self.operator.values()}
+
+    def _check_name(self, name: str) -> None:
+        if name in self._operator_names:
+            raise ConflictException(f"A guardrail with the name {name} already exists. "
+                                    "Choose a different name and try again.")
+
+    def _writable(self, guardrail_id: str, action: str) -> None:
+        if guardrail_id in self.operator:
+            raise read_only(guardrail_id, action)
 
     def create(self, request: CreateGuardrailRequest, region: str) -> dict[str, Any]:
         check_spec(request)
+        self._check_name(request.name)
         spec = _spec_json(request)
         request_hash = _request_hash({**spec, "tags": [t.model_dump() for t in request.tags or []]})
         with self.store.write() as db:
@@ -192,7 +213,9 @@ class GuardrailControl:
 
     def update(self, identifier: str, spec: GuardrailSpec) -> dict[str, Any]:
         guardrail_id = parse_identifier(identifier)
+        self._writable(guardrail_id, "UpdateGuardrail")
         check_spec(spec)
+        self._check_name(spec.name)
         document = _spec_json(spec)
         with self.store.write() as db:
             row = GuardrailStore.row_of(db, guardrail_id)
@@ -209,6 +232,7 @@ class GuardrailControl:
 
     def create_version(self, identifier: str, request: CreateGuardrailVersionRequest) -> dict[str, Any]:
         guardrail_id = parse_identifier(identifier)
+        self._writable(guardrail_id, "CreateGuardrailVersion")
         request_hash = _request_hash({"id": guardrail_id, "description": request.description})
         with self.store.write() as db:
             replay = _replay(db, request.clientRequestToken, "CreateGuardrailVersion", request_hash)
@@ -228,6 +252,7 @@ class GuardrailControl:
     def delete(self, identifier: str, version: str | None) -> dict[str, Any]:
         guardrail_id = parse_identifier(identifier)
         check_version(version, numerical=True)
+        self._writable(guardrail_id, "DeleteGuardrail")
         with self.store.write() as db:
             if GuardrailStore.row_of(db, guardrail_id) is None:
                 raise not_found(identifier, version)
@@ -242,6 +267,13 @@ class GuardrailControl:
         """The stored guardrail an identifier and version name, or Bedrock's ResourceNotFoundException."""
         guardrail_id = parse_identifier(identifier)
         check_version(version)
+        operator = self.operator.get(guardrail_id)
+        if operator is not None:
+            if version in (None, "DRAFT"):
+                return operator
+            if version == "1":
+                return replace(operator, version="1")
+            raise not_found(identifier, version)
         found = self.store.get(guardrail_id, version or "DRAFT")
         if found is None:
             raise not_found(identifier, version)
@@ -263,11 +295,12 @@ class GuardrailControl:
             start = int(next_token)
         if identifier is not None:
             guardrail_id = parse_identifier(identifier)
-            items = self.store.versions_of(guardrail_id)
+            operator = self.operator.get(guardrail_id)
+            items = [operator, replace(operator, version="1")] if operator else self.store.versions_of(guardrail_id)
             if not items:
                 raise not_found(identifier)
         else:
-            items = self.store.all_drafts()
+            items = [*self.operator.values(), *self.store.all_drafts()]
         page = items[start:start + limit]
         response: dict[str, Any] = {"guardrails": [summary(g) for g in page]}
         if start + limit < len(items):

@@ -65,14 +65,18 @@ def region_of(authorization: str | None) -> str:
 class Guardrails:
     """The guardrail store of one server, opened on first use."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, operator_file: Path | None = None) -> None:
         self.path = data_dir / "guardrails" / "guardrails.db"
+        self.operator_file = operator_file
         self._control: GuardrailControl | None = None
 
     @property
     def control(self) -> GuardrailControl:
         if self._control is None:
-            self._control = GuardrailControl(GuardrailStore(self.path))
+            from outcrop.guardrails import operator
+
+            loaded = operator.load(self.operator_file) if self.operator_file else {}
+            self._control = GuardrailControl(GuardrailStore(self.path), loaded)
         return self._control
 
     async def resolve(self, identifier: str, version: str | None) -> StoredGuardrail:
