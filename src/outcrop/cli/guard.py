@@ -121,13 +121,12 @@ def _list(args: argparse.Namespace) -> int:
     client = _client(args, "bedrock")
     extra = {"guardrailIdentifier": args.guardrail} if args.guardrail else {}
     items: list[dict[str, Any]] = []
-    token: str | None = None
-    while True:
-        page = _run(lambda: client.list_guardrails(**extra, **({"nextToken": token} if token else {})))
+    page = _run(lambda: client.list_guardrails(**extra))
+    items += page["guardrails"]
+    while page.get("nextToken"):
+        more = {**extra, "nextToken": page["nextToken"]}
+        page = _run(lambda: client.list_guardrails(**more))  # noqa: B023 -- called at once, inside this turn
         items += page["guardrails"]
-        token = page.get("nextToken")
-        if not token:
-            break
     lines = [f"{g['id']}\t{g['version']}\t{g['status']}\t{g['name']}" for g in items]
     _print(args, {"guardrails": items}, "\n".join(lines) if lines else "(no guardrails)")
     return 0
