@@ -429,3 +429,29 @@ def test_base64_is_what_the_wire_carries(server: ServerProcess, control: Any) ->
     response = httpx.post(f"{server.url}/guardrail/{gid}/version/DRAFT/apply", json={
         "source": "INPUT", "content": [{"image": {"format": "png", "source": {"bytes": noise}}}]}, timeout=60)
     assert response.status_code == 200 and response.json()["guardrailCoverage"]["images"]["guarded"] == 1
+
+
+def test_invoke_guardrail_checks_needs_its_permission(tmp_path: Path) -> None:
+    from outcrop.config import Settings
+    from outcrop.server.app import build_app
+    from servers import ThreadServer
+
+    (tmp_path / "auth.toml").write_text(
+        '[[access_keys]]\nname = "checker"\naccess_key_id = "AKIDCHECKS"\nsecret_access_key = "checks-secret"\n'
+        'actions = ["bedrock:InvokeGuardrailChecks"]\n\n'
+        '[[access_keys]]\nname = "applier"\naccess_key_id = "AKIDAPPLY"\nsecret_access_key = "apply-secret"\n'
+        'actions = ["bedrock:ApplyGuardrail"]\n')
+    settings = Settings.from_env(profile="test", auth_file=tmp_path / "auth.toml", data_dir=tmp_path / "data")
+    request = {"messages": [{"role": "user", "content": [{"text": "mail me at a@example.com"}]}],
+               "checks": {"sensitiveInformation": {"entities": [{"type": "EMAIL"}]}}}
+    with ThreadServer(build_app(settings)) as server:
+        def client(key: str, secret: str) -> Any:
+            return boto3.client("bedrock-runtime", endpoint_url=server.url, aws_access_key_id=key,
+                                aws_secret_access_key=secret, config=Config(retries={"total_max_attempts": 1}))
+
+        found = client("AKIDCHECKS", "checks-secret").invoke_guardrail_checks(**request)
+        assert found["results"]["sensitiveInformation"]["results"][0]["type"] == "EMAIL"
+        with pytest.raises(ClientError) as excinfo:
+            client("AKIDAPPLY", "apply-secret").invoke_guardrail_checks(**request)
+        code, status, message = error_of(excinfo)
+        assert (code, status) == ("AccessDeniedException", 403) and "bedrock:InvokeGuardrailChecks" in message
