@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import re
 import tomllib
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -87,7 +88,8 @@ def load(path: Path, region: str = DEFAULT_REGION) -> dict[str, StoredGuardrail]
     entries, lines = _parse(path)
     out: dict[str, StoredGuardrail] = {}
     names: set[str] = set()
-    stamp = "1970-01-01T00:00:00.000Z"
+    modified = datetime.fromtimestamp(path.stat().st_mtime, UTC)  # the file is the guardrails' last change
+    stamp = modified.isoformat(timespec="milliseconds").replace("+00:00", "Z")
     for i, entry in enumerate(entries):
         where = f"{path}:{lines[i]}" if lines[i] else str(path)
         if not isinstance(entry, dict):
