@@ -258,6 +258,14 @@ def test_unsupported_and_broken_images(control: Any, runtime: Any, raw_runtime: 
     with pytest.raises(ClientError) as excinfo:  # a png header with nothing behind it
         apply(runtime, gid, [{"image": {"format": "png", "source": {"bytes": truncated}}}])
     assert error_of(excinfo)[:2] == ("ValidationException", 400) and "decoded" in error_of(excinfo)[2]
+    tall = png(Image.new("1", (1, 8001)))  # small in bytes, past Bedrock's 8000 pixels a side
+    with pytest.raises(ClientError) as excinfo:
+        apply(runtime, gid, [{"image": {"format": "png", "source": {"bytes": tall}}}])
+    assert error_of(excinfo)[:2] == ("ValidationException", 400) and "8000 pixels" in error_of(excinfo)[2]
+    small = {"image": {"format": "png", "source": {"bytes": png(Image.new("RGB", (4, 4)))}}}
+    with pytest.raises(ClientError) as excinfo:
+        apply(runtime, gid, [small] * 21)
+    assert error_of(excinfo)[:2] == ("ValidationException", 400) and "at most 20 images" in error_of(excinfo)[2]
 
 
 # --- contextual grounding -------------------------------------------------------------------------------

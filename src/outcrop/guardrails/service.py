@@ -22,8 +22,10 @@ from outcrop.guardrails.evaluator import Outcome, Source, TextBlock, evaluate
 from outcrop.guardrails.store import GuardrailStore, StoredGuardrail
 from outcrop.guardrails.wire import parse_json
 
-# Bedrock's limit for one image in a guardrail check (4 MB; 8000 px a side).
+# Bedrock's limits for images in a guardrail check: 4 MB and 8000 pixels a side each, 20 a request.
 MAX_IMAGE_BYTES = 4 * 1024 * 1024
+MAX_IMAGE_SIDE = 8000
+MAX_IMAGES = 20
 _REGION = re.compile(r"Credential=[^/,\s]+/\d{8}/([a-z0-9-]{1,20})/")
 
 
@@ -102,6 +104,9 @@ class Guardrails:
             else:
                 assert block.image is not None
                 images.append(check_image(block.image.format, block.image.source.bytes, f"content.{i + 1}.image"))
+        if len(images) > MAX_IMAGES:
+            raise ValidationException(f"The request has {len(images)} images; a guardrail checks at most {MAX_IMAGES} "
+                                      "images per request.")
         outcome = await self.evaluate(guardrail, request.source, blocks, images, request.outputScope == "FULL")
         return outcome.response()
 
@@ -119,7 +124,11 @@ def check_image(image_format: str, encoded: str, where: str) -> bytes:
         raise ValidationException(f"{where}: the image is {len(data):,} bytes; the limit is {MAX_IMAGE_BYTES:,} bytes.")
     try:
         with Image.open(io.BytesIO(data)) as picture:
+            size = picture.size
             picture.verify()
     except Exception:  # PIL raises many types for broken files; all mean the same to the caller
         raise ValidationException(f"{where}: the {image_format} image could not be decoded.") from None
+    if max(size) > MAX_IMAGE_SIDE:
+        raise ValidationException(f"{where}: the image is {size[0]}x{size[1]} pixels; the limit is "
+                                  f"{MAX_IMAGE_SIDE} pixels a side.")
     return data
