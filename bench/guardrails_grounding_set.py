@@ -42,3 +42,23 @@ GROUNDING_ITEMS: list[tuple[str, str, str, bool, bool]] = [
     (TOKYO_TOWER, "東京タワーの高さは？", "東京タワーの高さは634メートルです。", False, True),
     (HENPIN, "返品は何日以内にできますか？", "返品は商品到着後7日以内に限ります。", False, True),
 ]
+
+# Written after the bands were chosen and never used to choose them.
+PHOTOSYNTHESIS = "Plants make sugar from carbon dioxide and water using sunlight. Oxygen is released as a by-product."
+FUJI = "富士山は標高3776メートルの日本最高峰で、2013年に世界文化遺産に登録された。"
+LIBRARY = "The city library is open from 9 am to 8 pm on weekdays and closes at 5 pm on Saturdays. It is closed on Sundays."
+SHINKANSEN = "東海道新幹線は1964年に開業し、東京と新大阪を結んでいる。"
+GROUNDING_HELD_OUT: list[tuple[str, str, str, bool, bool]] = [
+    (PHOTOSYNTHESIS, "What do plants release during photosynthesis?", "They release oxygen as a by-product.", True, True),
+    (PHOTOSYNTHESIS, "What do plants need for photosynthesis?", "Plants use sunlight, water and carbon dioxide.", True, True),
+    (PHOTOSYNTHESIS, "What do plants release during photosynthesis?", "Volcanoes release lava and ash.", False, False),
+    (LIBRARY, "Is the library open on Sunday?", "No, the library is closed on Sundays.", True, True),
+    (LIBRARY, "When does the library close on Saturday?", "It closes at 5 pm on Saturdays.", True, True),
+    (LIBRARY, "When does the library close on Saturday?", "The museum has a new dinosaur exhibit.", False, False),
+    (FUJI, "富士山の標高は？", "富士山の標高は3776メートルです。", True, True),
+    (FUJI, "富士山はいつ世界遺産になった？", "2013年に世界文化遺産に登録されました。", True, True),
+    (FUJI, "富士山の標高は？", "お寿司は日本の伝統的な料理です。", False, False),
+    (SHINKANSEN, "東海道新幹線はいつ開業した？", "1964年に開業しました。", True, True),
+    (SHINKANSEN, "東海道新幹線はどこを結んでいる？", "東京と新大阪を結んでいます。", True, True),
+    (SHINKANSEN, "東海道新幹線はいつ開業した？", "北海道では冬に雪がたくさん降ります。", False, False),
+]
