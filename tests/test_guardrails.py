@@ -164,8 +164,8 @@ def test_no_policy_and_unsupported_policies_are_refused(control: Any) -> None:
         create(control, "empty-words", wordPolicyConfig={})
     assert "at least one policy" in error_of(excinfo)[2]
     with pytest.raises(ClientError) as excinfo:
-        create(control, "content", contentPolicyConfig={"filtersConfig": [
-            {"type": "HATE", "inputStrength": "HIGH", "outputStrength": "HIGH"}]})
+        create(control, "content", automatedReasoningPolicyConfig={"policies": [
+            "arn:aws:bedrock:us-east-1:000000000000:automated-reasoning-policy/abc"]})
     assert error_of(excinfo)[0] == "ValidationException" and "not supported by this server" in error_of(excinfo)[2]
     with pytest.raises(ClientError) as excinfo:
         create(control, "names", sensitiveInformationPolicyConfig={"piiEntitiesConfig": [

@@ -45,7 +45,7 @@ _KINDS: dict[str, type] = {
     # security / observability
     "auth_file": Path, "insecure": bool, "cors_origins": tuple, "shutdown_timeout_s": float, "access_log": bool,
     "stalled_send_timeout_s": float,
-    "search_roots": PathList, "search_uri": str,
+    "search_roots": PathList, "search_uri": str, "guardrails_file": Path,
 }
 
 
@@ -91,6 +91,8 @@ class Settings:
     # Milvus URI for image collections (http://host:19530 or a Milvus Lite .db file);
     # None = the embedded SQLite + faiss store under data_dir. Env: OUTCROP_SEARCH_URI.
     search_uri: str | None = None
+    # TOML or YAML file of read-only operator guardrails in the CreateGuardrail shape (--guardrails).
+    guardrails_file: Path | None = None
 
     @classmethod
     def from_env(cls, **overrides: Any) -> Settings:

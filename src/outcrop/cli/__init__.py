@@ -13,7 +13,7 @@ import outcrop
 # Each module has `register(subparsers)`, adding its commands with `set_defaults(func=...)`.
 COMMAND_MODULES = (
     "outcrop.cli.serve", "outcrop.cli.pull", "outcrop.cli.embed", "outcrop.cli.vision", "outcrop.cli.search",
-    "outcrop.cli.generate", "outcrop.cli.tls",
+    "outcrop.cli.generate", "outcrop.cli.tls", "outcrop.cli.guard",
 )
 
 

@@ -21,6 +21,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument("--preload", action="store_true", default=None, help="load every model at start-up instead of on first use.")
     parser.add_argument("--tls-cert", type=Path, default=None, help="PEM certificate: serve https (h2 by ALPN).")
     parser.add_argument("--tls-key", type=Path, default=None, help="PEM private key for --tls-cert.")
+    parser.add_argument("--guardrails", type=Path, default=None, metavar="FILE", dest="guardrails_file",
+                        help="TOML or YAML file of read-only guardrails in the CreateGuardrail shape, served "
+                        "beside the ones made with CreateGuardrail. Env: OUTCROP_GUARDRAILS_FILE.")
     _add_security_flags(parser)
     parser.add_argument(
         "--access-log", action="store_true", default=None,
@@ -59,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
         auth_file=args.auth_file, insecure=args.insecure,
         cors_origins=tuple(args.cors_origins) if args.cors_origins else None,
         log_format=args.log_format, shutdown_timeout_s=args.shutdown_timeout_s, access_log=args.access_log,
+        guardrails_file=args.guardrails_file,
     )
     configure_logging(args.log_level, settings.log_format)
     try:
@@ -67,5 +71,12 @@ def run(args: argparse.Namespace) -> int:
         runtime = Runtime.build(settings)  # a bad model table or option stops here, in one line
     except (InsecureBindError, ValueError, OSError) as exc:
         raise CliError(str(exc)) from None
+    if settings.guardrails_file is not None:
+        from outcrop.guardrails.operator import GuardrailFileError, load
+
+        try:
+            load(settings.guardrails_file)  # fail now, naming the line, not on the first request
+        except GuardrailFileError as exc:
+            raise CliError(str(exc)) from None
     asyncio.run(serve_forever(settings, runtime))
     return 0

@@ -12,10 +12,11 @@ import json
 import secrets
 import sqlite3
 import string
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from outcrop.errors import ConflictException, ResourceNotFoundException, ValidationException
+from outcrop.errors import AccessDeniedException, ConflictException, ResourceNotFoundException, ValidationException
 from outcrop.guardrails import regexes
 from outcrop.guardrails.store import GuardrailStore, StoredGuardrail
 from outcrop.guardrails.wire import (
@@ -36,8 +37,6 @@ POLICY_FIELDS = ("topicPolicyConfig", "contentPolicyConfig", "wordPolicyConfig",
                  "contextualGroundingPolicyConfig", "automatedReasoningPolicyConfig")
 # Policies this server cannot evaluate yet: refused at creation rather than stored and silently ignored.
 UNSUPPORTED_POLICIES = {
-    "contentPolicyConfig": "content filters (HATE, INSULTS, SEXUAL, VIOLENCE, MISCONDUCT, PROMPT_ATTACK)",
-    "contextualGroundingPolicyConfig": "contextual grounding checks",
     "automatedReasoningPolicyConfig": "automated reasoning checks",
 }
 # PII types with no recognizer here: refused, not silently unmatched (none today; kept for new types).
@@ -111,10 +110,32 @@ def check_spec(spec: GuardrailSpec) -> None:
         if problem:
             raise constraint_error(regex.pattern, f"sensitiveInformationPolicyConfig.regexesConfig.{i + 1}.member.pattern",
                                    problem)
+    _check_content(spec)
     if spec.topicPolicyConfig:
         names = [t.name.lower() for t in spec.topicPolicyConfig.topicsConfig]
         if len(set(names)) != len(names):
             raise ValidationException("Each denied topic of a guardrail must have a unique name.")
+
+
+def _check_content(spec: GuardrailSpec) -> None:
+    """Content and grounding filters: one of each type; prompt attacks are assessed on input only,
+    so Bedrock wants PROMPT_ATTACK's output strength NONE."""
+    if spec.contentPolicyConfig is not None:
+        types = [f.type for f in spec.contentPolicyConfig.filtersConfig]
+        for kind in types:
+            if types.count(kind) > 1:
+                raise ValidationException(f"The content filter type {kind} is configured more than once. "
+                                          "Configure each filter type once and try again.")
+        for f in spec.contentPolicyConfig.filtersConfig:
+            if f.type == "PROMPT_ATTACK" and f.outputStrength != "NONE":
+                raise ValidationException("The PROMPT_ATTACK content filter only applies to input. "
+                                          "Set its outputStrength to NONE and try again.")
+    if spec.contextualGroundingPolicyConfig is not None:
+        kinds = [f.type for f in spec.contextualGroundingPolicyConfig.filtersConfig]
+        for kind in kinds:
+            if kinds.count(kind) > 1:
+                raise ValidationException(f"The contextual grounding filter type {kind} is configured more than "
+                                          "once. Configure each filter type once and try again.")
 
 
 def _spec_json(spec: GuardrailSpec) -> dict[str, Any]:
@@ -144,12 +165,32 @@ def _remember(db: sqlite3.Connection, token: str | None, operation: str, request
         db.execute("INSERT INTO tokens VALUES (?, ?, ?, ?)", (token, operation, request_hash, json.dumps(response)))
 
 
+def read_only(guardrail_id: str, action: str) -> AccessDeniedException:
+    return AccessDeniedException(f"You are not authorized to perform: bedrock:{action} on the guardrail {guardrail_id}: "
+                                 "it is loaded from the server's --guardrails file and is read-only. Change the "
+                                 "file and restart the server.")
+
+
 class GuardrailControl:
-    def __init__(self, store: GuardrailStore) -> None:
+    """The control plane over the store, plus the operator's read-only guardrails (--guardrails)."""
+
+    def __init__(self, store: GuardrailStore, operator: dict[str, StoredGuardrail] | None = None) -> None:
         self.store = store
+        self.operator = operator or {}
+        self._operator_names = {g.spec["name"] for g in self.operator.values()}
+
+    def _check_name(self, name: str) -> None:
+        if name in self._operator_names:
+            raise ConflictException(f"A guardrail with the name {name} already exists. "
+                                    "Choose a different name and try again.")
+
+    def _writable(self, guardrail_id: str, action: str) -> None:
+        if guardrail_id in self.operator:
+            raise read_only(guardrail_id, action)
 
     def create(self, request: CreateGuardrailRequest, region: str) -> dict[str, Any]:
         check_spec(request)
+        self._check_name(request.name)
         spec = _spec_json(request)
         request_hash = _request_hash({**spec, "tags": [t.model_dump() for t in request.tags or []]})
         with self.store.write() as db:
@@ -172,7 +213,9 @@ class GuardrailControl:
 
     def update(self, identifier: str, spec: GuardrailSpec) -> dict[str, Any]:
         guardrail_id = parse_identifier(identifier)
+        self._writable(guardrail_id, "UpdateGuardrail")
         check_spec(spec)
+        self._check_name(spec.name)
         document = _spec_json(spec)
         with self.store.write() as db:
             row = GuardrailStore.row_of(db, guardrail_id)
@@ -189,6 +232,7 @@ class GuardrailControl:
 
     def create_version(self, identifier: str, request: CreateGuardrailVersionRequest) -> dict[str, Any]:
         guardrail_id = parse_identifier(identifier)
+        self._writable(guardrail_id, "CreateGuardrailVersion")
         request_hash = _request_hash({"id": guardrail_id, "description": request.description})
         with self.store.write() as db:
             replay = _replay(db, request.clientRequestToken, "CreateGuardrailVersion", request_hash)
@@ -208,6 +252,7 @@ class GuardrailControl:
     def delete(self, identifier: str, version: str | None) -> dict[str, Any]:
         guardrail_id = parse_identifier(identifier)
         check_version(version, numerical=True)
+        self._writable(guardrail_id, "DeleteGuardrail")
         with self.store.write() as db:
             if GuardrailStore.row_of(db, guardrail_id) is None:
                 raise not_found(identifier, version)
@@ -222,6 +267,13 @@ class GuardrailControl:
         """The stored guardrail an identifier and version name, or Bedrock's ResourceNotFoundException."""
         guardrail_id = parse_identifier(identifier)
         check_version(version)
+        operator = self.operator.get(guardrail_id)
+        if operator is not None:
+            if version in (None, "DRAFT"):
+                return operator
+            if version == "1":
+                return replace(operator, version="1")
+            raise not_found(identifier, version)
         found = self.store.get(guardrail_id, version or "DRAFT")
         if found is None:
             raise not_found(identifier, version)
@@ -243,11 +295,12 @@ class GuardrailControl:
             start = int(next_token)
         if identifier is not None:
             guardrail_id = parse_identifier(identifier)
-            items = self.store.versions_of(guardrail_id)
+            operator = self.operator.get(guardrail_id)
+            items = [operator, replace(operator, version="1")] if operator else self.store.versions_of(guardrail_id)
             if not items:
                 raise not_found(identifier)
         else:
-            items = self.store.all_drafts()
+            items = [*self.operator.values(), *self.store.all_drafts()]
         page = items[start:start + limit]
         response: dict[str, Any] = {"guardrails": [summary(g) for g in page]}
         if start + limit < len(items):
@@ -279,6 +332,9 @@ def _with_defaults(item: dict[str, Any]) -> dict[str, Any]:
         out.setdefault("action", "BLOCK")
         out.setdefault("enabled", True)
         return out
+    if "inputStrength" in item:  # content filters: text unless other modalities are chosen
+        out.setdefault("inputModalities", ["TEXT"])
+        out.setdefault("outputModalities", ["TEXT"])
     default = item.get("action", "BLOCK")  # PII entities and regexes: `action` is both directions' default
     out.setdefault("inputAction", default)
     out.setdefault("outputAction", default)

@@ -2,7 +2,9 @@
 the outputs (blocked message or masked text), the assessments, usage and coverage.
 
 Policies run in this order on every guarded text block: word filters, sensitive information
-(PII recognizers and custom regexes), denied topics; all of them run, so the assessment lists
+(PII recognizers and custom regexes), denied topics; then content filters over the guarded text and
+the images (content_policy.py) and contextual grounding of the guarded text against the
+`grounding_source` and `query` blocks (grounding.py). All of them run, so the assessment lists
 every finding. A BLOCK finding replaces the content by the blocked message; ANONYMIZE findings
 are masked in place as `{TYPE}` (PII) or `{name}` (regexes), as Bedrock masks them."""
 
@@ -10,11 +12,13 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from outcrop.errors import ValidationException
-from outcrop.guardrails import pii, regexes, topics, words
+from outcrop.guardrails import content_policy, grounding, pii, regexes, topics, words
+from outcrop.guardrails.content import Detectors, default_detectors
 from outcrop.guardrails.store import StoredGuardrail
 
 Source = Literal["INPUT", "OUTPUT"]
@@ -71,9 +75,9 @@ def _units(blocks: list[TextBlock]) -> int:
     return sum(math.ceil(len(b.text) / 1000) for b in blocks if b.text)
 
 
-def evaluate(guardrail: StoredGuardrail, source: Source, blocks: list[TextBlock], images: int = 0,
-             full: bool = False) -> Outcome:
-    """Evaluate `blocks` (and count `images`, which no policy here reads) against `guardrail`."""
+def evaluate(guardrail: StoredGuardrail, source: Source, blocks: list[TextBlock], images: Sequence[bytes] = (),
+             full: bool = False, detectors: Detectors | None = None) -> Outcome:
+    """Evaluate `blocks` and `images` (decoded image bytes, already checked) against `guardrail`."""
     started = time.monotonic()
     spec = guardrail.spec
     guarded = [b for b in blocks if b.guarded]
@@ -156,6 +160,16 @@ def evaluate(guardrail: StoredGuardrail, source: Source, blocks: list[TextBlock]
     if topic_entries:
         assessment["topicPolicy"] = {"topics": topic_entries}
 
+    content = content_policy.assess(spec, source, [b.text for b in guarded], list(images),
+                                    detectors or default_detectors(), full)
+    if content.entries:
+        assessment["contentPolicy"] = {"filters": content.entries}
+    actions += content.actions
+    grounding_entries = _grounding(spec, blocks, guarded)
+    if grounding_entries:
+        assessment["contextualGroundingPolicy"] = {"filters": grounding_entries}
+        actions += [e["action"] for e in grounding_entries if e["detected"]]
+
     blocked = any(a in ("BLOCK", "BLOCKED") for a in actions)
     anonymized = any(a in ("ANONYMIZE", "ANONYMIZED") for a in actions)
     intervened = blocked or anonymized
@@ -170,16 +184,17 @@ def evaluate(guardrail: StoredGuardrail, source: Source, blocks: list[TextBlock]
     units = _units(guarded)
     usage = {
         "topicPolicyUnits": units if topic_items else 0,
-        "contentPolicyUnits": 0,
+        "contentPolicyUnits": units if content.text_checked else 0,
         "wordPolicyUnits": units if custom_words or managed else 0,
         "sensitiveInformationPolicyUnits": units if regex_items else 0,
         "sensitiveInformationPolicyFreeUnits": units if pii_actions else 0,
-        "contextualGroundingPolicyUnits": 0,
+        "contextualGroundingPolicyUnits": _units(blocks) if grounding_entries else 0,
+        "contentPolicyImageUnits": content.images_guarded,
     }
     total_chars = sum(len(b.text) for b in blocks)
     coverage: dict[str, Any] = {"textCharacters": {"guarded": sum(len(b.text) for b in guarded), "total": total_chars}}
     if images:
-        coverage["images"] = {"guarded": 0, "total": images}
+        coverage["images"] = {"guarded": content.images_guarded, "total": len(images)}
     assessment["invocationMetrics"] = {
         "guardrailProcessingLatency": int((time.monotonic() - started) * 1000),
         "usage": usage,
@@ -191,6 +206,29 @@ def evaluate(guardrail: StoredGuardrail, source: Source, blocks: list[TextBlock]
     }
     return Outcome(action="GUARDRAIL_INTERVENED" if intervened else "NONE", blocked=blocked, outputs=outputs,
                    assessment=assessment, usage=usage, coverage=coverage, masked=masked)
+
+
+def _grounding(spec: dict[str, Any], blocks: list[TextBlock], guarded: list[TextBlock]) -> list[dict[str, Any]]:
+    """GROUNDING and RELEVANCE entries: each needs its reference (`grounding_source`, `query`) and
+    something guarded to score; without them the filter has nothing to measure and is left out."""
+    filters = [f for f in (spec.get("contextualGroundingPolicyConfig") or {}).get("filtersConfig") or []
+               if f.get("enabled", True) is not False]
+    answer = [b.text for b in guarded if b.text.strip()]
+    if not filters or not answer:
+        return []
+    references = {"GROUNDING": [b.text for b in blocks if "grounding_source" in b.qualifiers],
+                  "RELEVANCE": [b.text for b in blocks if "query" in b.qualifiers]}
+    scorer = {"GROUNDING": grounding.grounding, "RELEVANCE": grounding.relevance}
+    entries = []
+    for item in filters:
+        if not references[item["type"]]:
+            continue
+        score = scorer[item["type"]](answer, references[item["type"]])
+        detected = score < item["threshold"]
+        entries.append({"type": item["type"], "threshold": item["threshold"], "score": score,
+                        "action": "BLOCKED" if detected and item.get("action", "BLOCK") == "BLOCK" else "NONE",
+                        "detected": detected})
+    return entries
 
 
 def _mask(text: str, replacements: list[tuple[int, int, str]]) -> str:

@@ -6,9 +6,13 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import io
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
+
+from PIL import Image
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -18,6 +22,10 @@ from outcrop.guardrails.evaluator import Outcome, Source, TextBlock, evaluate
 from outcrop.guardrails.store import GuardrailStore, StoredGuardrail
 from outcrop.guardrails.wire import parse_json
 
+# Bedrock's limits for images in a guardrail check: 4 MB and 8000 pixels a side each, 20 a request.
+MAX_IMAGE_BYTES = 4 * 1024 * 1024
+MAX_IMAGE_SIDE = 8000
+MAX_IMAGES = 20
 _REGION = re.compile(r"Credential=[^/,\s]+/\d{8}/([a-z0-9-]{1,20})/")
 
 
@@ -59,21 +67,25 @@ def region_of(authorization: str | None) -> str:
 class Guardrails:
     """The guardrail store of one server, opened on first use."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, operator_file: Path | None = None) -> None:
         self.path = data_dir / "guardrails" / "guardrails.db"
+        self.operator_file = operator_file
         self._control: GuardrailControl | None = None
 
     @property
     def control(self) -> GuardrailControl:
         if self._control is None:
-            self._control = GuardrailControl(GuardrailStore(self.path))
+            from outcrop.guardrails import operator
+
+            loaded = operator.load(self.operator_file) if self.operator_file else {}
+            self._control = GuardrailControl(GuardrailStore(self.path), loaded)
         return self._control
 
     async def resolve(self, identifier: str, version: str | None) -> StoredGuardrail:
         return await asyncio.to_thread(self.control.resolve, identifier, version)
 
-    async def evaluate(self, guardrail: StoredGuardrail, source: Source, blocks: list[TextBlock], images: int = 0,
-                       full: bool = False) -> Outcome:
+    async def evaluate(self, guardrail: StoredGuardrail, source: Source, blocks: list[TextBlock],
+                       images: Sequence[bytes] = (), full: bool = False) -> Outcome:
         """Detectors are CPU work (the topic model most): off the event loop."""
         return await asyncio.to_thread(evaluate, guardrail, source, blocks, images, full)
 
@@ -82,7 +94,7 @@ class Guardrails:
         request = parse_json(ApplyGuardrailRequest, body)
         guardrail = await self.resolve(identifier, version)
         blocks: list[TextBlock] = []
-        images = 0
+        images: list[bytes] = []
         for i, block in enumerate(request.content):
             if (block.text is None) == (block.image is None):
                 raise ValidationException(f"1 validation error detected: Value at 'content.{i + 1}.member' failed to "
@@ -91,17 +103,32 @@ class Guardrails:
                 blocks.append(TextBlock(block.text.text, tuple(block.text.qualifiers or ())))
             else:
                 assert block.image is not None
-                _check_image(block.image, i)
-                images += 1
+                images.append(check_image(block.image.format, block.image.source.bytes, f"content.{i + 1}.image"))
+        if len(images) > MAX_IMAGES:
+            raise ValidationException(f"The request has {len(images)} images; a guardrail checks at most {MAX_IMAGES} "
+                                      "images per request.")
         outcome = await self.evaluate(guardrail, request.source, blocks, images, request.outputScope == "FULL")
         return outcome.response()
 
 
-def _check_image(image: ApplyImageBlock, index: int) -> None:
+def check_image(image_format: str, encoded: str, where: str) -> bytes:
+    """The decoded bytes of a png/jpeg image block, after they are seen to be one that decodes."""
     try:
-        data = base64.b64decode(image.source.bytes, validate=True)
+        data = base64.b64decode(encoded, validate=True)
     except (binascii.Error, ValueError):
-        raise ValidationException(f"content.{index + 1}.image.source.bytes is not valid base64.") from None
-    magic = {"png": b"\x89PNG\r\n\x1a\n", "jpeg": b"\xff\xd8\xff"}[image.format]
+        raise ValidationException(f"{where}.source.bytes is not valid base64.") from None
+    magic = {"png": b"\x89PNG\r\n\x1a\n", "jpeg": b"\xff\xd8\xff"}[image_format]
     if not data.startswith(magic):
-        raise ValidationException(f"content.{index + 1}.image: the image bytes are not a {image.format} image.")
+        raise ValidationException(f"{where}: the image bytes are not a {image_format} image.")
+    if len(data) > MAX_IMAGE_BYTES:
+        raise ValidationException(f"{where}: the image is {len(data):,} bytes; the limit is {MAX_IMAGE_BYTES:,} bytes.")
+    try:
+        with Image.open(io.BytesIO(data)) as picture:
+            size = picture.size
+            picture.verify()
+    except Exception:  # PIL raises many types for broken files; all mean the same to the caller
+        raise ValidationException(f"{where}: the {image_format} image could not be decoded.") from None
+    if max(size) > MAX_IMAGE_SIDE:
+        raise ValidationException(f"{where}: the image is {size[0]}x{size[1]} pixels; the limit is "
+                                  f"{MAX_IMAGE_SIDE} pixels a side.")
+    return data

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 
 import numpy as np
@@ -30,11 +31,27 @@ def _model():  # type: ignore[no-untyped-def]
     return E5()
 
 
+# Recent sentence vectors: one evaluation embeds the same sentences for denied topics, content
+# filters and grounding, and Converse re-checks the same history every turn.
+_CACHE: OrderedDict[str, np.ndarray] = OrderedDict()
+_CACHE_SIZE = 4096
+
+
 def embed(texts: Sequence[str]) -> np.ndarray:
     """Unit vectors for `texts`, as e5 embeds a symmetric task (both sides `query:`)."""
     with _LOCK:  # one model, one C engine: calls do not interleave
-        vectors = np.asarray(_model().encode(list(texts), is_query=True), dtype=np.float32)
-    return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        missing = list(dict.fromkeys(t for t in texts if t not in _CACHE))
+        if missing:
+            vectors = np.asarray(_model().encode(missing, is_query=True), dtype=np.float32)
+            vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+            for text, vector in zip(missing, vectors):
+                _CACHE[text] = vector
+        out = np.stack([_CACHE[t] for t in texts]) if texts else np.zeros((0, 384), dtype=np.float32)
+        for t in texts:
+            _CACHE.move_to_end(t)
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    return out
 
 
 @functools.lru_cache(maxsize=256)

@@ -138,7 +138,7 @@ class SensitiveInformationPolicyConfig(_Shape):
 
 class GroundingFilterConfig(_Shape):
     type: Literal["GROUNDING", "RELEVANCE"]
-    threshold: Annotated[float, Field(ge=0)]
+    threshold: Annotated[float, Field(ge=0, le=0.99)]
     action: BlockOrNone | None = None
     enabled: bool | None = None
 

@@ -12,6 +12,7 @@ from urllib.parse import unquote
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from outcrop.guardrails import checks
 from outcrop.guardrails.service import Guardrails, region_of
 from outcrop.guardrails.wire import CreateGuardrailRequest, CreateGuardrailVersionRequest, GuardrailSpec, parse_json
 from outcrop.registry import catalog
@@ -23,7 +24,8 @@ router = APIRouter()
 def guardrails_of(request: Request) -> Guardrails:
     state = request.app.state
     if not hasattr(state, "guardrails"):
-        state.guardrails = Guardrails(state.runtime.settings.data_dir)
+        settings = state.runtime.settings
+        state.guardrails = Guardrails(settings.data_dir, settings.guardrails_file)
     return state.guardrails  # type: ignore[no-any-return]
 
 
@@ -107,3 +109,10 @@ async def list_foundation_models(request: Request) -> Response:
 async def get_foundation_model(modelIdentifier: str, request: Request) -> Response:
     table = request.app.state.runtime.table
     return _json(catalog.get_model(table, unquote(modelIdentifier), region_of(request.headers.get("authorization"))))
+
+
+@router.post("/guardrail-checks/invoke", operation_id="InvokeGuardrailChecks", tags=["bedrock-runtime"])
+async def invoke_guardrail_checks(request: Request) -> Response:
+    """InvokeGuardrailChecks: inline content, prompt-attack and PII checks, no stored guardrail."""
+    body = parse_json(checks.InvokeGuardrailChecksRequest, await _body(request))
+    return _json(await asyncio.to_thread(checks.run, body))

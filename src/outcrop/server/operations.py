@@ -33,6 +33,7 @@ IAM_ACTIONS = {
     "ConverseStream": "bedrock:InvokeModelWithResponseStream",
     "CountTokens": "bedrock:CountTokens",
     "ApplyGuardrail": "bedrock:ApplyGuardrail",
+    "InvokeGuardrailChecks": "bedrock:InvokeGuardrailChecks",
     "CreateGuardrail": "bedrock:CreateGuardrail",
     "GetGuardrail": "bedrock:GetGuardrail",
     "ListGuardrails": "bedrock:ListGuardrails",
@@ -67,6 +68,8 @@ def operation_of(raw_path: str, method: str = "POST") -> Operation | None:
     match = _GUARDRAIL_ROUTE.match(raw_path)
     if match:
         return Operation("ApplyGuardrail", guardrail=unquote(match.group(1)))
+    if raw_path == "/guardrail-checks/invoke":
+        return Operation("InvokeGuardrailChecks")
     if method == "GET" and _FOUNDATION_MODELS.match(raw_path):
         return Operation("ListFoundationModels")
     match = _FOUNDATION_MODEL.match(raw_path)
