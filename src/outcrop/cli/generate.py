@@ -8,16 +8,23 @@ import base64
 from pathlib import Path
 from typing import Any
 
-from outcrop.cli.common import add_profile_flags
+from outcrop.cli.common import add_command, add_profile_flags
+from outcrop.cli.output import emit
 
 SDXL = "stability.stable-diffusion-xl-v1"
 TITAN = "amazon.titan-image-generator-v2:0"
 EDIT_TASKS = {"variation": "IMAGE_VARIATION", "inpaint": "INPAINTING", "outpaint": "OUTPAINTING",
               "remove-background": "BACKGROUND_REMOVAL"}
+IMAGES_JSON = '{"model_id", "images": [{"path", "seed"}]}'
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    gen = subparsers.add_parser("generate", help="generate images from a prompt (SDXL or Titan/Nova bodies)")
+    gen = add_command(subparsers, "generate", help="generate images from a prompt (SDXL or Titan/Nova bodies)",
+                      description="Generate images in-process and write them as PNGs; prints each path (--json: "
+                      f"{IMAGES_JSON}).",
+                      examples=["outcrop generate \"a lighthouse at dawn\" --profile test --steps 10",
+                                "outcrop generate \"a cafe interior\" -n 2 --seed 42 --out images/ --json",
+                                "outcrop generate \"a red car\" --model amazon.nova-canvas-v1:0 --size 1280x720"])
     gen.add_argument("prompt")
     gen.add_argument("--negative", default=None, help="negative prompt")
     gen.add_argument("--model", default=SDXL, help=f"model id (default {SDXL})")
@@ -29,7 +36,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     add_profile_flags(gen)
     gen.set_defaults(func=run_generate)
 
-    edit = subparsers.add_parser("edit", help="edit an image: variation, inpaint, outpaint, remove-background")
+    edit = add_command(subparsers, "edit", help="edit an image: variation, inpaint, outpaint, remove-background",
+                       description=f"Edit an image in-process and write the results as PNGs (--json: {IMAGES_JSON}). "
+                       "Masks: black pixels are the masked region.",
+                       examples=["outcrop edit photo.png --task remove-background --profile test",
+                                 "outcrop edit photo.png --task inpaint --mask-prompt \"the car\" --prompt \"a red sports car\"",
+                                 "outcrop edit photo.png --task outpaint --mask keep.png --prompt \"a beach\" --json"])
     edit.add_argument("image", type=Path)
     edit.add_argument("--task", choices=sorted(EDIT_TASKS), required=True)
     edit.add_argument("--prompt", default=None, help="what to paint")
@@ -102,14 +114,17 @@ async def _run(args: argparse.Namespace, model_id: str, bodies: list[dict[str, A
 
     from outcrop.cli import CliError
     from outcrop.cli.invoke import LocalRuntime
+    from outcrop.cli.quiet import quiet_diffusers
     from outcrop.errors import BedrockError
     from outcrop.protocols.base import INVOKE_MODEL
 
     images: list[tuple[bytes, int | None]] = []
+    quiet_diffusers()
     try:
         async with LocalRuntime(args) as local:
             engine = await local.engine(model_id)
-            bar = tqdm(total=0, unit="step", desc="generating")
+            # On a terminal only (disable=None), and never in --json output's way.
+            bar = tqdm(total=0, unit="step", desc="generating", disable=True if args.json else None, leave=False)
 
             def on_step(step: int, total: int) -> None:
                 if bar.total != total:
@@ -118,13 +133,15 @@ async def _run(args: argparse.Namespace, model_id: str, bodies: list[dict[str, A
                 bar.refresh()
 
             engine.step_listener = on_step
-            for body in bodies:
-                reply = await local.call(INVOKE_MODEL, model_id, body)
-                if "artifacts" in reply:
-                    images += [(base64.b64decode(a["base64"]), a["seed"]) for a in reply["artifacts"]]
-                else:
-                    images += [(base64.b64decode(i), None) for i in reply["images"]]
-            bar.close()
+            try:
+                for body in bodies:
+                    reply = await local.call(INVOKE_MODEL, model_id, body)
+                    if "artifacts" in reply:
+                        images += [(base64.b64decode(a["base64"]), a["seed"]) for a in reply["artifacts"]]
+                    else:
+                        images += [(base64.b64decode(i), None) for i in reply["images"]]
+            finally:
+                bar.close()
     except BedrockError as exc:
         raise CliError(f"{exc.code}: {exc.message}") from None
     return images
@@ -132,7 +149,9 @@ async def _run(args: argparse.Namespace, model_id: str, bodies: list[dict[str, A
 
 def _write(args: argparse.Namespace, images: list[tuple[bytes, int | None]], stem: str) -> None:
     args.out.mkdir(parents=True, exist_ok=True)
+    written = []
     for i, (data, seed) in enumerate(images):
         path = args.out / f"{stem}-{i + 1}{f'-seed{seed}' if seed is not None else ''}.png"
         path.write_bytes(data)
-        print(path)
+        written.append({"path": str(path), "seed": seed})
+    emit(args, {"model_id": args.model, "images": written}, "\n".join(item["path"] for item in written))
