@@ -117,19 +117,38 @@ def test_json_answers_are_the_same_in_process_and_through_an_endpoint(server: Se
     assert set(json.loads(embedded.stdout)) >= {"embedding", "inputTextTokenCount"}
 
 
-def test_json_of_the_image_commands(tmp_path: Path, pictures: tuple[Path, Path]) -> None:
+def test_image_commands_in_process_and_through_an_endpoint(server: ServerProcess, tmp_path: Path,
+                                                          pictures: tuple[Path, Path]) -> None:
+    """The SDK's bodies either way: the same seed gives the same bytes in-process and from the server."""
     made = outcrop("generate", "a lighthouse", "--profile", "test", "--steps", "10", "--seed", "5", "--out",
                    str(tmp_path / "gen"), "--json")
     assert made.returncode == 0 and made.stderr == "", made.stderr
     result = json.loads(made.stdout)
     assert result["model_id"] == "stability.stable-diffusion-xl-v1" and [i["seed"] for i in result["images"]] == [5]
-    assert Path(result["images"][0]["path"]).read_bytes().startswith(b"\x89PNG")
+    local_png = Path(result["images"][0]["path"]).read_bytes()
+    remote = outcrop("generate", "a lighthouse", "--endpoint", server.url, "--steps", "10", "--seed", "5", "--out",
+                     str(tmp_path / "remote"), "--json")
+    assert remote.returncode == 0, remote.stderr
+    remote_result = json.loads(remote.stdout)
+    assert Path(remote_result["images"][0]["path"]).read_bytes() == local_png and local_png.startswith(b"\x89PNG")
+    titan = outcrop("generate", "a lighthouse", "--endpoint", server.url, "--model", "amazon.titan-image-generator-v2:0",
+                    "--size", "512x512", "-n", "2", "--seed", "9", "--out", str(tmp_path / "titan"))
+    assert titan.returncode == 0 and len(titan.stdout.splitlines()) == 2  # plain output: one path a line
+    refused = outcrop("generate", "x", "--endpoint", server.url, "--model", "amazon.titan-image-generator-v2:0", "--steps", "20")
+    assert refused.returncode == 1 and "steps" in refused.stderr and len(refused.stderr.splitlines()) == 1
+
     cut = outcrop("edit", str(pictures[0]), "--task", "remove-background", "--profile", "test", "--out", str(tmp_path / "ed"),
                   "--json")
     assert cut.returncode == 0 and cut.stderr == "", cut.stderr
     edited = json.loads(cut.stdout)
     assert edited["model_id"] == "amazon.titan-image-generator-v2:0" and Path(edited["images"][0]["path"]).is_file()
     assert edited["images"][0]["seed"] is None
+    varied = outcrop("edit", str(pictures[1]), "--task", "variation", "--similarity", "0.9", "-n", "2", "--seed", "3",
+                     "--endpoint", server.url, "--out", str(tmp_path / "var"), "--json")
+    assert varied.returncode == 0, varied.stderr
+    assert len(json.loads(varied.stdout)["images"]) == 2
+    no_mask = outcrop("edit", str(pictures[0]), "--task", "inpaint", "--prompt", "x", "--endpoint", server.url)
+    assert no_mask.returncode == 1 and no_mask.stderr == "outcrop: give exactly one of --mask or --mask-prompt\n"
 
 
 def test_json_of_index_search_dupes_pull_and_tls_init(tmp_path: Path) -> None:
