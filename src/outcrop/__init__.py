@@ -11,15 +11,15 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from outcrop.sdk import MultimodalAssistant
+    from outcrop.sdk import AsyncMultimodalAssistant, MultimodalAssistant
 
-__all__ = ["MultimodalAssistant", "__version__"]
+__all__ = ["AsyncMultimodalAssistant", "MultimodalAssistant", "__version__"]
 
 
 def __getattr__(name: str) -> Any:
-    """`outcrop.MultimodalAssistant` imports the SDK (and boto3) on first access only."""
-    if name == "MultimodalAssistant":
-        from outcrop.sdk import MultimodalAssistant
+    """`outcrop.MultimodalAssistant` (and its async twin) import the SDK (and boto3) on first access only."""
+    if name in ("MultimodalAssistant", "AsyncMultimodalAssistant"):
+        import outcrop.sdk
 
-        return MultimodalAssistant
+        return getattr(outcrop.sdk, name)
     raise AttributeError(f"module 'outcrop' has no attribute {name!r}")

@@ -1,22 +1,25 @@
-"""`outcrop embed`: a Titan multimodal embedding of a text and/or an image, as JSON."""
+"""`outcrop embed`: a Titan multimodal embedding of a text and/or an image, as one line of JSON."""
 
 from __future__ import annotations
 
 import argparse
 import base64
-import json
-import sys
 from pathlib import Path
 
-from outcrop.cli.common import add_profile_flags
+from outcrop.cli.common import add_command, add_profile_flags
 from outcrop.cli.invoke import invoke_json
+from outcrop.cli.output import print_json
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    parser = subparsers.add_parser(
-        "embed", help="embed a text and/or an image (Titan multimodal embeddings)",
-        description="Print the amazon.titan-embed-image-v1 response for a text, an image, or both. Runs the model "
+    parser = add_command(
+        subparsers, "embed", help="embed a text and/or an image (Titan multimodal embeddings)",
+        description="Print the amazon.titan-embed-image-v1 response body for a text, an image, or both, as one line "
+        "of JSON (with or without --json: {\"embedding\": [...], \"inputTextTokenCount\": N}). Runs the model "
         "in-process, or calls a server with --endpoint (outcrop or real Bedrock).",
+        examples=["outcrop embed --profile test --text \"赤い車\"",
+                  "outcrop embed --image photo.jpg --dimensions 256 | head -c 200",
+                  "outcrop embed --text \"a red car\" --image car.png --endpoint http://127.0.0.1:8080"],
     )
     parser.add_argument("--text", help="text to embed")
     parser.add_argument("--image", type=Path, help="image file to embed")
@@ -41,7 +44,5 @@ def run(args: argparse.Namespace) -> int:
         body["inputImage"] = base64.b64encode(args.image.read_bytes()).decode()
     if args.dimensions:
         body["embeddingConfig"] = {"outputEmbeddingLength": args.dimensions}
-    result = invoke_json(args, args.model, body)
-    json.dump(result, sys.stdout)
-    sys.stdout.write("\n")
+    print_json(invoke_json(args, args.model, body))
     return 0

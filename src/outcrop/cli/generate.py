@@ -1,43 +1,78 @@
-"""`outcrop generate` and `outcrop edit`: images from the command line, in-process, with a progress bar per step."""
+"""`outcrop generate` and `outcrop edit`: images from the command line, in-process (with a progress
+bar per step) or from `--endpoint` (outcrop or Bedrock). The request bodies and the parsing of the
+answers are the SDK's (`outcrop.sdk.image_bodies`), so both ways send what `MultimodalAssistant`
+sends and the CLI knows no body format of its own."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from outcrop.cli.common import add_profile_flags
+from outcrop.cli.common import add_command, add_profile_flags
+from outcrop.cli.output import emit
+
+if TYPE_CHECKING:
+    from outcrop.sdk.image_bodies import ImageCall
+    from outcrop.sdk.models import ImageFamily
+    from outcrop.sdk.results import GeneratedImage
 
 SDXL = "stability.stable-diffusion-xl-v1"
 TITAN = "amazon.titan-image-generator-v2:0"
-EDIT_TASKS = {"variation": "IMAGE_VARIATION", "inpaint": "INPAINTING", "outpaint": "OUTPAINTING",
-              "remove-background": "BACKGROUND_REMOVAL"}
+SDXL_DEFAULT_STEPS = 30
+EDIT_TASKS = ("inpaint", "outpaint", "remove-background", "variation")
+IMAGES_JSON = '{"model_id", "images": [{"path", "seed"}]}'
+
+
+def _endpoint_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--endpoint", default=None, help="call this bedrock-runtime endpoint instead of running in-process")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    gen = subparsers.add_parser("generate", help="generate images from a prompt (SDXL or Titan/Nova bodies)")
+    gen = add_command(subparsers, "generate", help="generate images from a prompt (SDXL or Titan/Nova bodies)",
+                      description="Generate images and write them as PNGs; prints each path (--json: "
+                      f"{IMAGES_JSON}). The seed is in each file name; without --seed one is picked and reported.",
+                      examples=["outcrop generate \"a lighthouse at dawn\" --profile test --steps 10",
+                                "outcrop generate \"a cafe interior\" -n 2 --seed 42 --out images/ --json",
+                                "outcrop generate \"a red car\" --model amazon.nova-canvas-v1:0 --size 1280x720 --style PHOTOREALISM",
+                                "outcrop generate \"a red car\" --endpoint http://127.0.0.1:8080"])
     gen.add_argument("prompt")
     gen.add_argument("--negative", default=None, help="negative prompt")
     gen.add_argument("--model", default=SDXL, help=f"model id (default {SDXL})")
-    gen.add_argument("--steps", type=int, default=30)
-    gen.add_argument("--seed", type=int, default=0, help="0 = random (the seed used is printed)")
+    gen.add_argument("--steps", type=int, default=None, help=f"SDXL diffusion steps (default {SDXL_DEFAULT_STEPS}); "
+                     "Titan/Nova take --quality instead")
+    gen.add_argument("--cfg-scale", type=float, default=None, help="prompt strength (the model's default if not given)")
+    gen.add_argument("--seed", type=int, default=None, help="seed (default or 0: random, reported)")
     gen.add_argument("--size", default="1024x1024", help="WxH, one of the model's allowed sizes")
-    gen.add_argument("-n", type=int, default=1, help="number of images (Titan/Nova: 1..5; SDXL: 1 per call, repeated)")
+    gen.add_argument("--style", default=None, help="SDXL style_preset or Nova Canvas style")
+    gen.add_argument("--quality", choices=["standard", "premium"], default=None, help="Titan/Nova quality")
+    gen.add_argument("-n", type=int, default=1, help="number of images (Titan/Nova: 5 a request; SDXL: 1 a request)")
     gen.add_argument("--out", type=Path, default=Path("."), help="folder for the PNGs")
+    _endpoint_flag(gen)
     add_profile_flags(gen)
     gen.set_defaults(func=run_generate)
 
-    edit = subparsers.add_parser("edit", help="edit an image: variation, inpaint, outpaint, remove-background")
+    edit = add_command(subparsers, "edit", help="edit an image: variation, inpaint, outpaint, remove-background",
+                       description=f"Edit an image and write the results as PNGs (--json: {IMAGES_JSON}). "
+                       "Masks: black pixels are the masked region, which inpaint repaints and outpaint keeps.",
+                       examples=["outcrop edit photo.png --task remove-background --profile test",
+                                 "outcrop edit photo.png --task inpaint --mask-prompt \"the car\" --prompt \"a red sports car\"",
+                                 "outcrop edit photo.png --task outpaint --mask keep.png --prompt \"a beach\" --json",
+                                 "outcrop edit photo.png --task variation --similarity 0.9 -n 3 --endpoint http://127.0.0.1:8080"])
     edit.add_argument("image", type=Path)
-    edit.add_argument("--task", choices=sorted(EDIT_TASKS), required=True)
+    edit.add_argument("--task", choices=EDIT_TASKS, required=True)
     edit.add_argument("--prompt", default=None, help="what to paint")
+    edit.add_argument("--negative", default=None, help="negative prompt")
     edit.add_argument("--mask", type=Path, default=None, help="mask image (black = inside), same size as IMAGE")
     edit.add_argument("--mask-prompt", default=None, help="describe the area to mask instead of --mask")
-    edit.add_argument("--model", default=TITAN)
-    edit.add_argument("--seed", type=int, default=None)
+    edit.add_argument("--similarity", type=float, default=0.7, help="variation: how much of IMAGE to keep, 0.2..1 (default 0.7)")
+    edit.add_argument("--mode", choices=["DEFAULT", "PRECISE"], default="DEFAULT", help="outpaint: PRECISE keeps the mask edge hard")
+    edit.add_argument("--model", default=TITAN, help=f"model id (default {TITAN})")
+    edit.add_argument("--seed", type=int, default=None, help="seed (default: random, reported)")
+    edit.add_argument("-n", type=int, default=1, help="number of images")
     edit.add_argument("--out", type=Path, default=Path("."))
+    _endpoint_flag(edit)
     add_profile_flags(edit)
     edit.set_defaults(func=run_edit)
 
@@ -53,63 +88,90 @@ def _size(text: str) -> tuple[int, int]:
 
 
 def run_generate(args: argparse.Namespace) -> int:
-    width, height = _size(args.size)
-    if args.model.startswith("stability."):
-        prompts = [{"text": args.prompt, "weight": 1.0}] + ([{"text": args.negative, "weight": -1.0}] if args.negative else [])
-        bodies = [{"text_prompts": prompts, "steps": args.steps, "seed": args.seed + i if args.seed else 0,
-                   "width": width, "height": height} for i in range(args.n)]
-    else:
-        params = {"text": args.prompt, **({"negativeText": args.negative} if args.negative else {})}
-        config: dict[str, Any] = {"numberOfImages": args.n, "width": width, "height": height}
-        if args.seed:
-            config["seed"] = args.seed
-        bodies = [{"taskType": "TEXT_IMAGE", "textToImageParams": params, "imageGenerationConfig": config}]
-    _write(args, asyncio.run(_run(args, args.model, bodies)), "image")
+    from outcrop.sdk import image_bodies
+    from outcrop.sdk.models import image_family
+
+    family = image_family(args.model)
+    steps = args.steps if args.steps is not None or family != "sdxl" else SDXL_DEFAULT_STEPS
+    calls = image_bodies.text_to_image(family, args.prompt, negative=args.negative, n=args.n, size=_size(args.size),
+                                       steps=steps, cfg_scale=args.cfg_scale, seed=args.seed or None, style=args.style,
+                                       quality=args.quality)
+    _write(args, _images(args, family, calls), "image")
     return 0
 
 
 def run_edit(args: argparse.Namespace) -> int:
     from outcrop.cli import CliError
+    from outcrop.sdk import image_bodies
+    from outcrop.sdk.media import image_size, png_or_jpeg
+    from outcrop.sdk.models import image_family
 
-    if not args.image.is_file():
-        raise CliError(f"no such image file: {args.image}")
-    task = EDIT_TASKS[args.task]
-    image = base64.b64encode(args.image.read_bytes()).decode()
-    if task == "BACKGROUND_REMOVAL":
-        body: dict[str, Any] = {"taskType": task, "backgroundRemovalParams": {"image": image}}
-    elif task == "IMAGE_VARIATION":
-        body = {"taskType": task, "imageVariationParams": {"images": [image], **({"text": args.prompt} if args.prompt else {})}}
+    family = image_family(args.model)
+    source = png_or_jpeg(_read_image(args.image))
+    width, height = image_size(source)
+    if args.task == "remove-background":
+        calls = image_bodies.remove_background(family, source, width * height)
+    elif args.task == "variation":
+        calls = image_bodies.variation(family, [source], prompt=args.prompt, negative=args.negative,
+                                       similarity=args.similarity, n=args.n, size=None, seed=args.seed, cfg_scale=None,
+                                       quality=None, pixels=width * height)
     else:
         if (args.mask is None) == (args.mask_prompt is None):
             raise CliError("give exactly one of --mask or --mask-prompt")
-        params: dict[str, Any] = {"image": image}
-        if args.prompt:
-            params["text"] = args.prompt
-        if args.mask is not None:
-            params["maskImage"] = base64.b64encode(args.mask.read_bytes()).decode()
-        else:
-            params["maskPrompt"] = args.mask_prompt
-        body = {"taskType": task, ("inPaintingParams" if task == "INPAINTING" else "outPaintingParams"): params}
-    if args.seed is not None and task != "BACKGROUND_REMOVAL":
-        body["imageGenerationConfig"] = {"seed": args.seed}
-    _write(args, asyncio.run(_run(args, args.model, [body])), args.task)
+        mask = png_or_jpeg(_read_image(args.mask)) if args.mask is not None else None
+        calls = image_bodies.masked_edit(family, "INPAINTING" if args.task == "inpaint" else "OUTPAINTING", source,
+                                         mask=mask, mask_prompt=args.mask_prompt, prompt=args.prompt, negative=args.negative,
+                                         n=args.n, seed=args.seed, cfg_scale=None, quality=None, pixels=width * height,
+                                         outpainting_mode=args.mode if args.task == "outpaint" else None)
+    _write(args, _images(args, family, calls), args.task)
     return 0
 
 
-async def _run(args: argparse.Namespace, model_id: str, bodies: list[dict[str, Any]]) -> list[tuple[bytes, int | None]]:
+def _read_image(path: Path) -> bytes:
+    from outcrop.cli import CliError
+
+    if not path.is_file():
+        raise CliError(f"no such image file: {path}")
+    data = path.read_bytes()
+    from outcrop.sdk.media import sniff_image_format
+
+    if sniff_image_format(data) is None:
+        raise CliError(f"{path}: not a PNG, JPEG, GIF or WebP image")
+    return data
+
+
+def _images(args: argparse.Namespace, family: ImageFamily, calls: list[ImageCall]) -> list[GeneratedImage]:
+    """Each request in-process or at --endpoint; the answers parsed by the SDK."""
+    from outcrop.cli.invoke import invoke_json
+    from outcrop.sdk import image_bodies
+
+    if args.endpoint:
+        payloads = [invoke_json(args, args.model, call.body) for call in calls]
+    else:
+        payloads = asyncio.run(_in_process(args, [call.body for call in calls]))
+    images: list[GeneratedImage] = []
+    for payload, call in zip(payloads, calls):
+        images += image_bodies.parse_images(family, payload, call)[0]
+    return images
+
+
+async def _in_process(args: argparse.Namespace, bodies: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Each body through the server's own code path (registry → protocol → engine), a tqdm bar per step."""
     from tqdm import tqdm
 
     from outcrop.cli import CliError
     from outcrop.cli.invoke import LocalRuntime
+    from outcrop.cli.quiet import quiet_diffusers
     from outcrop.errors import BedrockError
     from outcrop.protocols.base import INVOKE_MODEL
 
-    images: list[tuple[bytes, int | None]] = []
+    replies: list[dict[str, Any]] = []
+    quiet_diffusers()
     try:
         async with LocalRuntime(args) as local:
-            engine = await local.engine(model_id)
-            bar = tqdm(total=0, unit="step", desc="generating")
+            engine = await local.engine(args.model)
+            # On a terminal only (disable=None), and never in --json output's way.
+            bar = tqdm(total=0, unit="step", desc="generating", disable=True if args.json else None, leave=False)
 
             def on_step(step: int, total: int) -> None:
                 if bar.total != total:
@@ -118,21 +180,21 @@ async def _run(args: argparse.Namespace, model_id: str, bodies: list[dict[str, A
                 bar.refresh()
 
             engine.step_listener = on_step
-            for body in bodies:
-                reply = await local.call(INVOKE_MODEL, model_id, body)
-                if "artifacts" in reply:
-                    images += [(base64.b64decode(a["base64"]), a["seed"]) for a in reply["artifacts"]]
-                else:
-                    images += [(base64.b64decode(i), None) for i in reply["images"]]
-            bar.close()
+            try:
+                for body in bodies:
+                    replies.append(await local.call(INVOKE_MODEL, args.model, body))
+            finally:
+                bar.close()
     except BedrockError as exc:
         raise CliError(f"{exc.code}: {exc.message}") from None
-    return images
+    return replies
 
 
-def _write(args: argparse.Namespace, images: list[tuple[bytes, int | None]], stem: str) -> None:
+def _write(args: argparse.Namespace, images: list[GeneratedImage], stem: str) -> None:
     args.out.mkdir(parents=True, exist_ok=True)
-    for i, (data, seed) in enumerate(images):
-        path = args.out / f"{stem}-{i + 1}{f'-seed{seed}' if seed is not None else ''}.png"
-        path.write_bytes(data)
-        print(path)
+    written: list[dict[str, Any]] = []
+    for i, image in enumerate(images):
+        path = args.out / f"{stem}-{i + 1}{f'-seed{image.seed}' if image.seed is not None else ''}.png"
+        path.write_bytes(image.data)
+        written.append({"path": str(path), "seed": image.seed})
+    emit(args, {"model_id": args.model, "images": written}, "\n".join(str(item["path"]) for item in written))

@@ -9,7 +9,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from outcrop.cli.common import add_profile_flags
+from outcrop.cli.common import add_command, add_profile_flags
+from outcrop.cli.output import emit
 
 
 def _collection_flags(parser: argparse.ArgumentParser) -> None:
@@ -27,9 +28,13 @@ def _embedder_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = subparsers.add_parser("index", help="index a folder of images for search",
-                              description="Embed the images of DIR into a collection. Re-runs only embed new or changed "
-                              "files and drop deleted ones; an interrupted run resumes.")
+    p = add_command(subparsers, "index", help="index a folder of images for search",
+                    description="Embed the images of DIR into a collection. Re-runs only embed new or changed "
+                    "files and drop deleted ones; an interrupted run resumes. --json prints {\"collection\", \"total\", "
+                    "\"embedded\", \"reused\", \"unchanged\", \"deleted\", \"skipped\": [{\"path\", \"reason\"}], "
+                    "\"seconds\", \"images_per_s\"}.",
+                    examples=["outcrop index ~/Pictures -r --collection photos --profile test",
+                              "outcrop index photos/ --collection photos --endpoint http://127.0.0.1:8080 --json"])
     p.add_argument("dir", type=Path)
     p.add_argument("--recursive", "-r", action="store_true", help="include sub-folders")
     p.add_argument("--batch-size", type=int, default=32)
@@ -39,8 +44,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     _embedder_flags(p)
     p.set_defaults(func=run_index)
 
-    s = subparsers.add_parser("search", help="search a collection by text or image",
-                              description="Rank indexed images by similarity to a text or an image.")
+    s = add_command(subparsers, "search", help="search a collection by text or image",
+                    description="Rank indexed images by similarity to a text or an image. --json prints a list of hits "
+                    "(path, score, size, mtime, width, height, taken_at, content_hash), best first.",
+                    examples=["outcrop search \"a red car\" --collection photos -k 5",
+                              "outcrop search --image query.jpg --collection photos --after 2024-01-01 --json | jq '.[0].path'"])
     s.add_argument("text", nargs="?", help="text query")
     s.add_argument("--image", type=Path, help="image file query")
     s.add_argument("-k", type=int, default=10, help="number of results")
@@ -53,7 +61,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     _embedder_flags(s)
     s.set_defaults(func=run_search)
 
-    d = subparsers.add_parser("dupes", help="list near-duplicate images of a collection")
+    d = add_command(subparsers, "dupes", help="list near-duplicate images of a collection",
+                    description="Group the images of a collection whose embeddings are closer than --threshold. --json "
+                    "prints a list of groups, each a list of hits.",
+                    examples=["outcrop dupes --collection photos", "outcrop dupes --collection photos --threshold 0.9 --json"])
     d.add_argument("--threshold", type=float, default=0.95, help="cosine similarity for 'near duplicate' (default 0.95)")
     d.add_argument("--json", action="store_true")
     _collection_flags(d)
@@ -105,9 +116,13 @@ def run_index(args: argparse.Namespace) -> int:
                 total = store.count()
     except SearchError as exc:
         raise CliError(str(exc)) from None
-    print(f"{args.collection}: {total} images; embedded {report.embedded}, reused {report.reused}, unchanged "
-          f"{report.unchanged}, deleted {report.deleted}, skipped {len(report.skipped)} in {report.seconds:.1f} s "
-          f"({report.images_per_s:.1f} images/s)")
+    summary = {"collection": args.collection, "total": total, "embedded": report.embedded, "reused": report.reused,
+               "unchanged": report.unchanged, "deleted": report.deleted,
+               "skipped": [{"path": str(path), "reason": why} for path, why in report.skipped],
+               "seconds": round(report.seconds, 3), "images_per_s": round(report.images_per_s, 2)}
+    emit(args, summary, f"{args.collection}: {total} images; embedded {report.embedded}, reused {report.reused}, unchanged "
+         f"{report.unchanged}, deleted {report.deleted}, skipped {len(report.skipped)} in {report.seconds:.1f} s "
+         f"({report.images_per_s:.1f} images/s)")
     return 0
 
 

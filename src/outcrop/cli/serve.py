@@ -6,14 +6,16 @@ import argparse
 import asyncio
 from pathlib import Path
 
-from outcrop.cli.common import add_profile_flags
+from outcrop.cli.common import add_command, add_profile_flags
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    parser = subparsers.add_parser(
-        "serve", help="serve the bedrock-runtime API",
+    parser = add_command(
+        subparsers, "serve", help="serve the bedrock-runtime API",
         description="Serve the bedrock-runtime API over HTTP/1.1 and HTTP/2 (h2c; h2 over TLS). Point boto3 at it "
-        "with AWS_ENDPOINT_URL_BEDROCK_RUNTIME=http://HOST:PORT.",
+        "with AWS_ENDPOINT_URL_BEDROCK_RUNTIME=http://HOST:PORT. --json: JSON log lines (as --log-format json).",
+        examples=["outcrop serve --profile test", "outcrop serve --profile gpu --host 0.0.0.0 --auth-file keys.toml --preload",
+                  "outcrop serve --tls-cert tls/cert.pem --tls-key tls/key.pem --json --access-log"],
     )
     add_profile_flags(parser)
     parser.add_argument("--host", default=None, help="address to bind. Env: OUTCROP_HOST. Default: 127.0.0.1.")
@@ -61,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
         preload=args.preload, tls_cert=args.tls_cert, tls_key=args.tls_key,
         auth_file=args.auth_file, insecure=args.insecure,
         cors_origins=tuple(args.cors_origins) if args.cors_origins else None,
-        log_format=args.log_format, shutdown_timeout_s=args.shutdown_timeout_s, access_log=args.access_log,
+        log_format=args.log_format or ("json" if args.json else None), shutdown_timeout_s=args.shutdown_timeout_s, access_log=args.access_log,
         guardrails_file=args.guardrails_file,
     )
     configure_logging(args.log_level, settings.log_format)

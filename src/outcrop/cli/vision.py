@@ -11,8 +11,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from outcrop.cli.common import add_profile_flags
+from outcrop.cli.common import add_command, add_profile_flags
 from outcrop.cli.invoke import converse_json
+from outcrop.cli.output import emit
 
 DEFAULT_MODEL = "amazon.nova-lite-v1:0"
 TRANSCRIBE = "Transcribe all the text in this {what} exactly as written, line by line. Output only the text."
@@ -22,25 +23,35 @@ TO_JSON = (
 )
 COMPARE = "Compare these two images: what do they have in common and how do they differ?"
 _FORMATS = {"PNG": "png", "JPEG": "jpeg", "GIF": "gif", "WEBP": "webp"}
+ANSWER_JSON = '{"text", "model_id", "stop_reason", "usage": {"input_tokens", "output_tokens"}}'
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    describe = subparsers.add_parser("describe", help="describe an image, or answer a question about it",
-                                     description="Describe an image (or answer --question about it) with a vision chat model.")
+    describe = add_command(subparsers, "describe", help="describe an image, or answer a question about it",
+                           description="Describe an image (or answer --question about it) with a vision chat model. "
+                           f"--json prints {ANSWER_JSON}.",
+                           examples=["outcrop describe photo.jpg --profile test",
+                                     "outcrop describe photo.jpg --question \"What is on the table?\" --max-tokens 100 --json",
+                                     "outcrop describe photo.jpg --endpoint http://127.0.0.1:8080 --model amazon.nova-lite-v1:0"])
     describe.add_argument("image", type=Path)
     describe.add_argument("--question", default="Describe this image.", help="what to ask about the image")
     _common(describe, max_tokens=512)
     describe.set_defaults(func=run_describe)
 
-    ocr = subparsers.add_parser("ocr", help="read the text of an image or PDF (Tesseract-grounded)",
-                                description="Transcribe the text of an image or a PDF, or with --json extract it as JSON. "
-                                "The model gets Tesseract's reading as grounding where tesseract is installed.")
+    ocr = add_command(subparsers, "ocr", help="read the text of an image or PDF (Tesseract-grounded)",
+                      description="Transcribe the text of an image or a PDF, or with --json extract it as one JSON object "
+                      "(its fields and tables). The model gets Tesseract's reading as grounding where tesseract is installed.",
+                      examples=["outcrop ocr receipt.png --profile test", "outcrop ocr invoice.pdf --json --max-tokens 1024",
+                                "outcrop ocr scan.jpg --endpoint http://127.0.0.1:8080"])
     ocr.add_argument("file", type=Path, help="PNG, JPEG, GIF, WebP image or PDF document")
     ocr.add_argument("--json", action="store_true", help="answer one JSON object (fields and tables) instead of plain text")
     _common(ocr, max_tokens=2048)
     ocr.set_defaults(func=run_ocr)
 
-    compare = subparsers.add_parser("compare", help="compare two images", description="Say what two images share and how they differ.")
+    compare = add_command(subparsers, "compare", help="compare two images",
+                          description=f"Say what two images share and how they differ. --json prints {ANSWER_JSON}.",
+                          examples=["outcrop compare before.png after.png --profile test",
+                                    "outcrop compare a.jpg b.jpg --question \"Which one is newer?\" --json"])
     compare.add_argument("a", type=Path)
     compare.add_argument("b", type=Path)
     compare.add_argument("--question", default=COMPARE, help="what to ask about the pair")
@@ -85,20 +96,36 @@ def _read(path: Path) -> bytes:
     return path.read_bytes()
 
 
-def _ask(args: argparse.Namespace, content: list[dict[str, Any]], **extra: Any) -> str:
+def _converse(args: argparse.Namespace, content: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
     request = {"messages": [{"role": "user", "content": content}], "inferenceConfig": {"maxTokens": args.max_tokens}, **extra}
-    response = converse_json(args, args.model, request)
+    return converse_json(args, args.model, request)
+
+
+def _text(response: dict[str, Any]) -> str:
     return "".join(block.get("text", "") for block in response["output"]["message"]["content"])
 
 
-def run_describe(args: argparse.Namespace) -> int:
-    print(_ask(args, [image_block(args.image), {"text": args.question}]))
+def _ask(args: argparse.Namespace, content: list[dict[str, Any]], **extra: Any) -> str:
+    return _text(_converse(args, content, **extra))
+
+
+def _answer(args: argparse.Namespace, content: list[dict[str, Any]]) -> int:
+    """The answer as text, or with --json as ANSWER_JSON (the same fields with or without --endpoint)."""
+    response = _converse(args, content)
+    text = _text(response)
+    tokens = response.get("usage", {})
+    emit(args, {"text": text, "model_id": args.model, "stop_reason": response.get("stopReason"),
+                "usage": {"input_tokens": tokens.get("inputTokens", 0), "output_tokens": tokens.get("outputTokens", 0)}},
+         text)
     return 0
+
+
+def run_describe(args: argparse.Namespace) -> int:
+    return _answer(args, [image_block(args.image), {"text": args.question}])
 
 
 def run_compare(args: argparse.Namespace) -> int:
-    print(_ask(args, [image_block(args.a), image_block(args.b), {"text": args.question}]))
-    return 0
+    return _answer(args, [image_block(args.a), image_block(args.b), {"text": args.question}])
 
 
 def run_ocr(args: argparse.Namespace) -> int:

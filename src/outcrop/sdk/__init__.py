@@ -2,6 +2,7 @@
 Bedrock and outcrop alike."""
 
 from outcrop.sdk.assistant import MultimodalAssistant, TextStream
+from outcrop.sdk.async_assistant import AsyncMultimodalAssistant, AsyncTextStream
 from outcrop.sdk.errors import (
     AccessDeniedError,
     AssistantError,
@@ -28,7 +29,7 @@ from outcrop.sdk.results import (
 )
 
 __all__ = [
-    "PRICES", "AccessDeniedError", "AssistantError", "BedrockServiceError", "Document", "EmbeddingPrice",
+    "PRICES", "AccessDeniedError", "AssistantError", "AsyncMultimodalAssistant", "AsyncTextStream", "BedrockServiceError", "Document", "EmbeddingPrice",
     "EmbeddingResult", "ExtractResult", "ExtractionError", "GeneratedImage", "GuardrailResult", "ImagePrice", "ImageResult",
     "InternalServerError", "ModelDefaults", "ModelError", "ModelNotReadyError", "ModelTimeoutError",
     "MultimodalAssistant", "ResourceNotFoundError", "SearchFailedError", "SearchHit", "ServiceQuotaExceededError",
