@@ -10,6 +10,7 @@ from outcrop.protocols.base import Protocol
 # protocol name in the model table -> "module:Class"
 PROTOCOL_CLASSES: dict[str, str] = {
     "titan-embed-image": "outcrop.protocols.titan_embed_image:TitanEmbedImage",
+    "titan-embed-text-v2": "outcrop.protocols.titan_embed_text:TitanEmbedText",
     "converse": "outcrop.protocols.converse:Converse",
     "anthropic-messages": "outcrop.protocols.anthropic_messages:AnthropicMessages",
     "stability-sdxl": "outcrop.protocols.stability_sdxl:StabilitySdxl",
