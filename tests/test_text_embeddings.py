@@ -107,3 +107,119 @@ def test_titan_does_not_stream_or_converse(bedrock) -> None:
     with pytest.raises(ClientError) as caught:
         bedrock.invoke_model_with_response_stream(modelId=TITAN, body=json.dumps({"inputText": "hi"}))
     assert caught.value.response["Error"]["Message"] == "The model is unsupported for streaming."
+
+
+# -- Cohere Embed v3 and v4 ---------------------------------------------------------------------------
+V3_MODELS = ["cohere.embed-english-v3", "cohere.embed-multilingual-v3"]
+V4 = "cohere.embed-v4:0"
+DOCS = ["a photo of a red car", "夕日に照らされた穏やかな山の風景", "The quick brown fox jumps over the lazy dog."]
+
+
+@pytest.mark.parametrize("model", V3_MODELS)
+def test_cohere_v3_floats(bedrock, model: str) -> None:
+    body, response = invoke(bedrock, model, texts=DOCS, input_type="search_document")
+    assert set(body) == {"id", "embeddings", "response_type", "texts"}
+    assert body["response_type"] == "embeddings_floats" and body["texts"] == DOCS and body["id"]
+    assert len(body["embeddings"]) == 3 and all(len(v) == 1024 and abs(norm(v) - 1) < 1e-4 for v in body["embeddings"])
+    assert int(response["ResponseMetadata"]["HTTPHeaders"]["x-amzn-bedrock-input-token-count"]) > 3
+
+
+def test_cohere_v3_by_type_and_quantisation(bedrock) -> None:
+    types = ["float", "int8", "uint8", "binary", "ubinary"]
+    body, _ = invoke(bedrock, V3_MODELS[0], texts=DOCS[:2], input_type="clustering", embedding_types=types)
+    assert body["response_type"] == "embeddings_by_type" and list(body["embeddings"]) == types
+    vectors = body["embeddings"]
+    for i in range(2):
+        floats = vectors["float"][i]
+        assert len(vectors["int8"][i]) == len(vectors["uint8"][i]) == 1024
+        assert len(vectors["binary"][i]) == len(vectors["ubinary"][i]) == 128
+        assert all(-128 <= x <= 127 for x in vectors["int8"][i]) and all(0 <= x <= 255 for x in vectors["uint8"][i])
+        # Packed signs, most significant bit first; binary is ubinary - 128.
+        bits = [1 if x > 0 else 0 for x in floats]
+        packed = [int("".join(map(str, bits[k:k + 8])), 2) for k in range(0, 1024, 8)]
+        assert vectors["ubinary"][i] == packed
+        assert vectors["binary"][i] == [p - 128 for p in packed]
+        # int8 keeps the float's signs and order of magnitude.
+        assert all((q >= 0) == (f >= 0) or abs(f) < 0.02 for q, f in zip(vectors["int8"][i], floats))
+        assert cosine(vectors["int8"][i], floats) > 0.99
+
+
+def test_cohere_input_type_picks_the_models_prompt(bedrock) -> None:
+    query = invoke(bedrock, V3_MODELS[1], texts=["赤い車"], input_type="search_query")[0]["embeddings"][0]
+    document = invoke(bedrock, V3_MODELS[1], texts=["赤い車"], input_type="search_document")[0]["embeddings"][0]
+    plain = invoke(bedrock, V3_MODELS[1], texts=["赤い車"], input_type="classification")[0]["embeddings"][0]
+    titan = invoke(bedrock, TITAN, inputText="赤い車")[0]["embedding"]
+    assert query != document
+    assert cosine(plain, titan) > 0.99999  # no classification prompt in the tiny model: the text as it is
+
+
+def test_cohere_truncate(bedrock) -> None:
+    long_text = " ".join("7" * 600)  # 600 tokens with the tiny model's tokenizer, under 2048 characters
+    message = refused(bedrock, V3_MODELS[0], {"texts": [long_text], "input_type": "search_document"})
+    assert "#/texts/0: the text is" in message and "over this model's limit of 512 tokens" in message
+    end = invoke(bedrock, V3_MODELS[0], texts=[long_text, "8 " + long_text], input_type="search_document", truncate="END")[0]
+    start = invoke(bedrock, V3_MODELS[0], texts=[long_text, long_text + " 8"], input_type="search_document", truncate="START")[0]
+    # END drops the end (a change at the start shows), START drops the start (a change at the end shows) ...
+    assert end["embeddings"][0] != end["embeddings"][1] and start["embeddings"][0] != start["embeddings"][1]
+    # ... and a change beyond what is kept does not.
+    tail = invoke(bedrock, V3_MODELS[0], texts=[long_text + " 8"], input_type="search_document", truncate="END")[0]
+    head = invoke(bedrock, V3_MODELS[0], texts=["8 " + long_text], input_type="search_document", truncate="START")[0]
+    assert cosine(tail["embeddings"][0], end["embeddings"][0]) > 0.99999
+    assert cosine(head["embeddings"][0], start["embeddings"][0]) > 0.99999
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"texts": ["hi"]}, "#: required key [input_type] not found"),
+        ({"texts": ["hi"], "input_type": "search"}, '#/input_type: "search" is not a valid enum value'),
+        ({"texts": ["hi"] * 97, "input_type": "clustering"}, "#/texts: expected maximum item count: 96, found: 97"),
+        ({"texts": ["x" * 2049], "input_type": "clustering"}, "#/texts/0: expected maxLength: 2048, actual: 2049"),
+        ({"texts": ["hi"], "input_type": "clustering", "truncate": "LEFT"}, '#/truncate: "LEFT" is not a valid enum value'),
+        ({"texts": ["hi"], "input_type": "clustering", "embedding_types": ["int4"]}, '"int4" is not a valid enum value'),
+        ({"input_type": "clustering"}, "#: one of texts or images is required"),
+        ({"texts": ["hi"], "input_type": "clustering", "output_dimension": 256}, "extraneous key [output_dimension]"),
+    ],
+)
+def test_cohere_v3_validation(bedrock, body: dict, message: str) -> None:
+    assert message in refused(bedrock, V3_MODELS[0], body)
+
+
+def test_cohere_images_are_refused_by_name(bedrock) -> None:
+    image = "data:image/png;base64,iVBORw0KGgo="
+    for model, body in [(V3_MODELS[0], {"images": [image], "input_type": "image"}),
+                        (V4, {"images": [image], "input_type": "search_document"}),
+                        (V4, {"inputs": [{"content": [{"type": "image_url", "image_url": image}]}], "input_type": "search_document"})]:
+        message = refused(bedrock, model, body)
+        assert "text-only embedding model" in message and "amazon.titan-embed-image-v1" in message
+
+
+@pytest.mark.parametrize("dimension", [256, 512, 1024, 1536])
+def test_cohere_v4_output_dimension(bedrock, dimension: int) -> None:
+    body, _ = invoke(bedrock, V4, texts=DOCS, input_type="search_document", output_dimension=dimension)
+    assert body["response_type"] == "embeddings_by_type" and list(body["embeddings"]) == ["float"]
+    assert all(len(v) == dimension and abs(norm(v) - 1) < 1e-4 for v in body["embeddings"]["float"])
+
+
+def test_cohere_v4_default_is_1536_and_inputs_join_their_text_parts(bedrock) -> None:
+    body, _ = invoke(bedrock, V4, input_type="search_query", embedding_types=["float", "ubinary"],
+                     inputs=[{"content": [{"type": "text", "text": "a red car"}, {"type": "text", "text": "赤い車"}]}])
+    assert len(body["embeddings"]["float"][0]) == 1536 and len(body["embeddings"]["ubinary"][0]) == 192
+    joined = invoke(bedrock, V4, input_type="search_query", texts=["a red car\n赤い車"])[0]
+    assert cosine(joined["embeddings"]["float"][0], body["embeddings"]["float"][0]) > 0.99999
+
+
+def test_cohere_v4_max_tokens_and_truncate(bedrock) -> None:
+    text = " ".join("7" * 100)
+    message = refused(bedrock, V4, {"texts": [text], "input_type": "clustering", "max_tokens": 50})
+    assert "over this model's limit of 50 tokens" in message
+    right = invoke(bedrock, V4, texts=[text, text + " 8 9"], input_type="clustering", max_tokens=50, truncate="RIGHT")[0]
+    assert cosine(*right["embeddings"]["float"]) > 0.99999
+    for body, expected in [
+        ({"texts": ["hi"], "input_type": "clustering", "output_dimension": 768}, "#/output_dimension: 768 is not a valid enum value"),
+        ({"texts": ["hi"], "input_type": "clustering", "truncate": "END"}, '#/truncate: "END" is not a valid enum value'),
+        ({"texts": ["hi"], "input_type": "clustering", "max_tokens": 128_001}, "#/max_tokens: 128001 is not less or equal to 128000"),
+        ({"texts": ["hi"], "inputs": [{"content": [{"type": "text", "text": "x"}]}], "input_type": "clustering"},
+         "#: exactly one of texts or images or inputs is required, found 2"),
+    ]:
+        assert expected in refused(bedrock, V4, body)

@@ -11,6 +11,8 @@ from outcrop.protocols.base import Protocol
 PROTOCOL_CLASSES: dict[str, str] = {
     "titan-embed-image": "outcrop.protocols.titan_embed_image:TitanEmbedImage",
     "titan-embed-text-v2": "outcrop.protocols.titan_embed_text:TitanEmbedText",
+    "cohere-embed-v3": "outcrop.protocols.cohere_embed:CohereEmbedV3",
+    "cohere-embed-v4": "outcrop.protocols.cohere_embed:CohereEmbedV4",
     "converse": "outcrop.protocols.converse:Converse",
     "anthropic-messages": "outcrop.protocols.anthropic_messages:AnthropicMessages",
     "stability-sdxl": "outcrop.protocols.stability_sdxl:StabilitySdxl",
