@@ -14,6 +14,8 @@ PROTOCOL_CLASSES: dict[str, str] = {
     "cohere-embed-v3": "outcrop.protocols.cohere_embed:CohereEmbedV3",
     "cohere-embed-v4": "outcrop.protocols.cohere_embed:CohereEmbedV4",
     "converse": "outcrop.protocols.converse:Converse",
+    "nova-messages": "outcrop.protocols.nova_messages:NovaMessages",
+    "nova-text-messages": "outcrop.protocols.nova_messages:NovaTextMessages",
     "anthropic-messages": "outcrop.protocols.anthropic_messages:AnthropicMessages",
     "stability-sdxl": "outcrop.protocols.stability_sdxl:StabilitySdxl",
     "titan-image-v1": "outcrop.protocols.titan_image:TitanImageV1",
