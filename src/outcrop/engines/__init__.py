@@ -16,6 +16,7 @@ ENGINE_CLASSES: dict[str, str] = {
     # Test-only (fault tests through the real registry); no profile names it.
     "fault": "outcrop.testing.faults:FaultEngine",
     "diffusion": "outcrop.engines.diffusion:DiffusionEngine",
+    "sd3": "outcrop.engines.sd3:SD3Engine",
 }
 
 
