@@ -25,7 +25,7 @@ logger = logging.getLogger(__name__)
 
 
 class SD3Engine(DiffusionEngine):
-    COMPANION_OPTIONS = ("safety_checker",)
+    COMPANION_OPTIONS: tuple[str, ...] = ("safety_checker",)
 
     def load(self) -> None:
         import torch

@@ -55,8 +55,8 @@ class TextEmbeddingEngine(Engine):
             str(self.weights_dir), device=self.device, local_files_only=True, model_kwargs={"dtype": self.dtype}
         ).eval()
         self.tokenizer = self.model.tokenizer
-        self.native_dim = int(self.model.get_embedding_dimension() or 0)
-        self.max_tokens = int(self.model.max_seq_length)
+        self.native_dim = self.model.get_embedding_dimension() or 0
+        self.max_tokens = int(self.model.max_seq_length or self.tokenizer.model_max_length)
         self.prompt_names = frozenset(name for name, text in self.model.prompts.items() if text)
         self._specials = len(self.tokenizer("", add_special_tokens=True)["input_ids"])
         logger.info("text embedding model %s ready on %s (%s, %d-d, %d tokens)", self.entry.weights, self.device,

@@ -19,7 +19,8 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from typing import Annotated, Any, Literal
+from collections.abc import Sequence
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -104,7 +105,7 @@ async def _embed_all(ctx: InvokeContext, texts: list[str], limit: int, truncate:
     return list(vectors), sum(tokens for _, tokens in sized)
 
 
-def _by_type(vectors: list[list[float]], types: list[str]) -> dict[str, list[Any]]:
+def _by_type(vectors: list[list[float]], types: Sequence[str]) -> dict[str, list[Any]]:
     return {kind: [quantised(v, kind) for v in vectors] for kind in dict.fromkeys(types)}
 
 
@@ -116,8 +117,8 @@ def _reply(body: dict[str, Any], tokens: int) -> InvokeReply:
 class CohereEmbedV3(Protocol):
     name = "cohere-embed-v3"
     operations = frozenset({INVOKE_MODEL})
-    input_modalities = ("TEXT",)
-    output_modalities = ("EMBEDDING",)
+    input_modalities: ClassVar[tuple[str, ...]] = ("TEXT",)
+    output_modalities: ClassVar[tuple[str, ...]] = ("EMBEDDING",)
 
     async def invoke_model(self, ctx: InvokeContext) -> InvokeReply:
         require_json(ctx.content_type, ctx.accept)
@@ -126,7 +127,8 @@ class CohereEmbedV3(Protocol):
         if request.images is not None or request.input_type == "image":
             raise _no_images(ctx.model_id)
         texts = request.texts or []
-        truncate: Side | None = {"NONE": None, "START": "start", "END": "end"}[request.truncate]  # type: ignore[assignment]
+        sides: dict[str, Side | None] = {"NONE": None, "START": "start", "END": "end"}
+        truncate = sides[request.truncate]
         vectors, tokens = await _embed_all(ctx, texts, V3_MAX_TOKENS, truncate, request.input_type, V3_DIMENSIONS,
                                            "embedding size")
         body: dict[str, Any] = {"id": str(uuid.uuid4())}
@@ -141,8 +143,8 @@ class CohereEmbedV3(Protocol):
 class CohereEmbedV4(Protocol):
     name = "cohere-embed-v4"
     operations = frozenset({INVOKE_MODEL})
-    input_modalities = ("TEXT",)
-    output_modalities = ("EMBEDDING",)
+    input_modalities: ClassVar[tuple[str, ...]] = ("TEXT",)
+    output_modalities: ClassVar[tuple[str, ...]] = ("EMBEDDING",)
 
     async def invoke_model(self, ctx: InvokeContext) -> InvokeReply:
         require_json(ctx.content_type, ctx.accept)
@@ -161,7 +163,8 @@ class CohereEmbedV4(Protocol):
                     raise malformed(f"#/inputs/{i}/content/{j}: required key [text] not found")
                 parts.append(part.text)
             texts.append("\n".join(parts))
-        truncate: Side | None = {"NONE": None, "LEFT": "start", "RIGHT": "end"}[request.truncate]  # type: ignore[assignment]
+        sides: dict[str, Side | None] = {"NONE": None, "LEFT": "start", "RIGHT": "end"}
+        truncate = sides[request.truncate]
         vectors, tokens = await _embed_all(ctx, texts, request.max_tokens, truncate, request.input_type,
                                            request.output_dimension, "output_dimension")
         body = {"id": str(uuid.uuid4()), "embeddings": _by_type(vectors, request.embedding_types or ["float"]),

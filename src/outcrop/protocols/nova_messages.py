@@ -17,7 +17,7 @@ import base64
 import json
 import time
 from collections.abc import AsyncIterator
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -85,7 +85,7 @@ def parse_nova(body: bytes, json_from_prompt: bool = True, text_only: bool = Fal
                                   "block. Remove it and try again.")
     if text_only:
         _refuse_images(request.messages)
-    config = request.inferenceConfig or NovaInferenceConfig()
+    config = request.inferenceConfig or NovaInferenceConfig.model_validate({})
     converse: dict[str, Any] = {"messages": request.messages}
     if request.system is not None:
         converse["system"] = request.system
@@ -156,7 +156,7 @@ class NovaTextMessages(NovaMessages):
     """Nova Micro: text in, text out."""
 
     name = "nova-text-messages"
-    input_modalities = ("TEXT",)
+    input_modalities: ClassVar[tuple[str, ...]] = ("TEXT",)
     text_only = True
 
 

@@ -107,8 +107,8 @@ def _encoded(png: bytes, output_format: str) -> str:
 class StableImageCore(Protocol):
     name = "stability-image-core"
     operations = frozenset({INVOKE_MODEL})
-    input_modalities = ("TEXT",)
-    output_modalities = ("IMAGE",)
+    input_modalities: ClassVar[tuple[str, ...]] = ("TEXT",)
+    output_modalities: ClassVar[tuple[str, ...]] = ("IMAGE",)
     request_model: ClassVar[type[_Common]] = CoreRequest
     steps: ClassVar[int] = 20  # Core is Stability's fast tier: half the steps of Large and Ultra
 

@@ -43,7 +43,7 @@ def check_dimensions(engine: TextEmbedder, dimensions: int, field: str, model_id
 
 def as_binary_bits(vector: list[float]) -> list[int]:
     """One 0/1 per dimension: 1 where the value is positive (Titan Text V2's `binary`)."""
-    return (np.asarray(vector) > 0).astype(int).tolist()
+    return [int(bit) for bit in np.asarray(vector) > 0]
 
 
 def quantised(vector: list[float], kind: str) -> list[float] | list[int]:
@@ -57,9 +57,9 @@ def quantised(vector: list[float], kind: str) -> list[float] | list[int]:
     values = np.asarray(vector, dtype=np.float64)
     if kind in ("binary", "ubinary"):
         packed = np.packbits(values > 0)
-        return (packed.astype(np.int16) - 128).tolist() if kind == "binary" else packed.astype(int).tolist()
+        return [int(b) - 128 for b in packed] if kind == "binary" else [int(b) for b in packed]
     scale = float(np.max(np.abs(values))) or 1.0
     unit = values / scale  # -1..1
     if kind == "int8":
-        return np.clip(np.round(unit * 127.5 - 0.5), -128, 127).astype(int).tolist()
-    return np.clip(np.round((unit + 1) * 127.5), 0, 255).astype(int).tolist()
+        return [int(q) for q in np.clip(np.round(unit * 127.5 - 0.5), -128, 127)]
+    return [int(q) for q in np.clip(np.round((unit + 1) * 127.5), 0, 255)]

@@ -10,7 +10,7 @@ by the serving model's tokenizer.
 from __future__ import annotations
 
 import json
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -40,8 +40,8 @@ def _too_many_tokens(count: int) -> ValidationException:
 class TitanEmbedText(Protocol):
     name = "titan-embed-text-v2"
     operations = frozenset({INVOKE_MODEL})
-    input_modalities = ("TEXT",)
-    output_modalities = ("EMBEDDING",)
+    input_modalities: ClassVar[tuple[str, ...]] = ("TEXT",)
+    output_modalities: ClassVar[tuple[str, ...]] = ("EMBEDDING",)
 
     async def invoke_model(self, ctx: InvokeContext) -> InvokeReply:
         require_json(ctx.content_type, ctx.accept)
