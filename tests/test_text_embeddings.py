@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from botocore.exceptions import ClientError
@@ -101,6 +102,16 @@ def test_titan_token_limit(bedrock) -> None:
     assert message.startswith("400 Bad Request: Too many input tokens. Max input tokens: 8192, request input token count: ")
     count = int(message.rsplit(" ", 1)[1])
     assert count > 8192
+
+
+def test_titan_concurrent_requests_each_get_their_own_vector(bedrock) -> None:
+    """Concurrent requests are batched on the engine's thread; each answer is its own text's vector."""
+    texts = [f"{i} " + "a red car " * (i % 5 + 1) for i in range(16)]
+    alone = [invoke(bedrock, TITAN, inputText=t)[0]["embedding"] for t in texts]
+    with ThreadPoolExecutor(8) as pool:
+        together = list(pool.map(lambda t: invoke(bedrock, TITAN, inputText=t)[0]["embedding"], texts))
+    assert all(cosine(a, b) > 0.99999 for a, b in zip(alone, together))
+    assert len({round(v[0], 6) for v in together}) > 1
 
 
 def test_titan_does_not_stream_or_converse(bedrock) -> None:

@@ -106,10 +106,17 @@ class TextEmbeddingEngine(Engine):
         import torch
         import torch.nn.functional as F
 
+        from sentence_transformers.util import batch_to_device
+
         tasks = [job.item for job in jobs]
-        with torch.inference_mode(), self._tokenizer_lock:
-            vectors = self.model.encode([t.text for t in tasks], prompt_name=tasks[0].prompt_name, batch_size=len(tasks),
-                                        convert_to_tensor=True, show_progress_bar=False).float()
+        name = tasks[0].prompt_name  # the scheduler batches by prompt
+        prompt = self.model.prompts.get(name) if name else None
+        # Only tokenizing holds the tokenizer lock: requests being sized on the event loop never wait
+        # for a forward pass.
+        with self._tokenizer_lock:
+            features = self.model.preprocess([t.text for t in tasks], prompt=prompt or None)
+        with torch.inference_mode():
+            vectors = self.model(batch_to_device(features, self.model.device))["sentence_embedding"].float()
         results = []
         for task, vector in zip(tasks, vectors):
             dim = task.dimensions or self.native_dim
