@@ -51,7 +51,7 @@ class NovaInferenceConfig(_Strict):
     topP: float | None = Field(None, ge=0, le=1)
     top_k: int | None = Field(None, ge=0, le=128)
     topK: int | None = Field(None, ge=0, le=128)
-    stopSequences: list[str] | None = Field(None, max_length=4)
+    stopSequences: list[str] | None = None
 
     @model_validator(mode="after")
     def _one_spelling(self) -> NovaInferenceConfig:
