@@ -11,10 +11,12 @@ if TYPE_CHECKING:
 # engine name in the model table -> "module:Class". Imported lazily: torch loads on first use only.
 ENGINE_CLASSES: dict[str, str] = {
     "embedding": "outcrop.engines.embedding:EmbeddingEngine",
+    "text-embedding": "outcrop.engines.text_embedding:TextEmbeddingEngine",
     "vision-chat": "outcrop.engines.vlm:VisionChatEngine",
     # Test-only (fault tests through the real registry); no profile names it.
     "fault": "outcrop.testing.faults:FaultEngine",
     "diffusion": "outcrop.engines.diffusion:DiffusionEngine",
+    "sd3": "outcrop.engines.sd3:SD3Engine",
 }
 
 

@@ -30,6 +30,7 @@ from outcrop.protocols.converse import ChatRequest, Converse, asks_for_json, ask
 from outcrop.protocols.invoke_guardrail import guarded_texts, guardrail_request, response_fields
 from outcrop.protocols.offload import off_loop
 from outcrop.protocols.validation import parse_body
+from outcrop.registry.aliases import PROFILE_PREFIXES
 from outcrop.tasks.chat import ChatResult, ChatTask, ChatTurn, Part, TextPart
 
 _MEDIA_TYPES = {"image/png": "png", "image/jpeg": "jpeg", "image/gif": "gif", "image/webp": "webp"}
@@ -121,7 +122,7 @@ def parse_anthropic(body: bytes, json_from_prompt: bool = True) -> ChatTask:
 
 def _model_name(model_id: str) -> str:
     name = model_id.rsplit("/", 1)[-1].split(":")[0]
-    for prefix in ("us.", "eu.", "apac.", "global.", "jp.", "au."):
+    for prefix in PROFILE_PREFIXES:
         name = name.removeprefix(prefix)
     return name.removeprefix("anthropic.").rsplit("-v", 1)[0]
 
