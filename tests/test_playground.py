@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,11 @@ import httpx
 import pytest
 from PIL import Image
 
+from outcrop.config import Settings
+from outcrop.search.collections import open_collection
+from outcrop.search.embedder import InProcessEmbedder
+from outcrop.search.indexer import index_folder
+from search_helpers import make_folder
 from servers import ServerProcess, ThreadServer
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
@@ -36,16 +42,30 @@ ROOT = Path(__file__).resolve().parent.parent
 AXE = ROOT / "tests" / "vendor" / "axe-core" / "axe.min.js"
 JS_DIR = ROOT / "tests" / "js"
 API_KEY = "playground-test-key"
+COLLECTION = "playground-photos"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--no-first-run"]
 SHOTS = os.environ.get("OUTCROP_PLAYGROUND_SCREENSHOTS")
 
 
 @pytest.fixture(scope="module")
-def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+def photos(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder of small images, indexed as collection COLLECTION in the data folder the server will use."""
+    root = tmp_path_factory.mktemp("playground-photos")
+    make_folder(root, 12)
+    settings = Settings.from_env(profile="test")
+    with InProcessEmbedder(settings) as emb, open_collection(COLLECTION, data_dir=settings.data_dir, model_key=emb.model_key,
+                                                             dimension=1024) as store:
+        index_folder(store, emb, root, progress=False)
+    return root
+
+
+@pytest.fixture(scope="module")
+def pg_server(tmp_path_factory: pytest.TempPathFactory, photos: Path) -> Iterator[ServerProcess]:
     log = tmp_path_factory.mktemp("playground") / "server.log"
     access = f"{os.environ['AWS_ACCESS_KEY_ID']}:{os.environ['AWS_SECRET_ACCESS_KEY']}"
-    proc = ServerProcess("--profile", "test", env={"OUTCROP_API_KEYS": API_KEY, "OUTCROP_ACCESS_KEYS": access}, log=log)
+    proc = ServerProcess("--profile", "test", log=log, env={"OUTCROP_API_KEYS": API_KEY, "OUTCROP_ACCESS_KEYS": access,
+                                                            "OUTCROP_SEARCH_ROOTS": str(photos)})
     try:
         proc.start()
     except Exception:
@@ -56,7 +76,8 @@ def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProces
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
+def browser(pg_server: ServerProcess) -> Iterator[Any]:
+    """After the server (and the indexing, which runs an asyncio loop: Playwright's sync API holds one open)."""
     with playwright_sync.sync_playwright() as p:
         chromium = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         yield chromium
@@ -107,10 +128,10 @@ def wait(page: Any, expression: str, timeout: float = 120_000) -> None:
     page.wait_for_function(f"() => {expression}", timeout=timeout)
 
 
-def shot(page: Any, name: str) -> None:
+def shot(page: Any, name: str, full_page: bool = False) -> None:
     if SHOTS:
         Path(SHOTS).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(SHOTS) / f"{name}.png"), full_page=False)
+        page.screenshot(path=str(Path(SHOTS) / f"{name}.png"), full_page=full_page)
 
 
 def models_loaded(page: Any) -> None:
@@ -288,6 +309,81 @@ def test_chat_with_an_image_streams_and_stops(session: Session, tmp_path: Path, 
     (tmp_path / "red.png").write_bytes(png_bytes())
     bodies = run_boto3_snippet(page.text_content("#chat-code-python"), tmp_path, monkeypatch)
     assert [json.loads(b) for b in bodies] == [second]  # botocore serialises Converse itself: the same JSON document
+
+
+# -- search, guardrails -----------------------------------------------------------------------------------------------
+
+def test_search_by_text_then_by_a_result(session: Session, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    page = session.open()
+    models_loaded(page)
+    page.click("#tab-search")
+    wait(page, f"[...document.querySelectorAll('#search-collection option')].some((o) => o.value === {json.dumps(COLLECTION)})", 20_000)
+    page.select_option("#search-collection", COLLECTION)
+    page.fill("#search-k", "5")
+    page.fill("#search-text", "赤い車")
+    with page.expect_request(lambda r: r.url.endswith("/search")) as sent:
+        page.keyboard.press("Enter")
+    body = sent.value.post_data_buffer
+    assert json.loads(body) == {"text": "赤い車", "k": 5}
+    wait(page, "document.querySelectorAll('#search-results tr').length === 5", 60_000)
+    scores = [float(x) for x in page.locator("#search-results td:nth-child(2)").all_text_contents()]
+    assert scores == sorted(scores, reverse=True)
+    third = page.text_content("#search-results tr:nth-child(3) th")
+    with page.expect_request(lambda r: r.url.endswith("/search")) as again:
+        page.click("#search-results tr:nth-child(3) button")
+    assert json.loads(again.value.post_data_buffer) == {"imagePath": third, "k": 5}
+    wait(page, f"document.querySelector('#search-results tr th')?.textContent === {json.dumps(third)}", 60_000)
+    assert float(page.text_content("#search-results tr:first-child td:nth-child(2)")) > 0.99  # the image itself
+    shot(page, "search", full_page=True)
+    page.click("#search-code-toggle")
+    assert page.text_content("#search-code h4") == "Python (urllib, standard library)"
+
+    sent_bodies: list[bytes] = []
+    real_urlopen = urllib.request.urlopen
+
+    def recording_urlopen(request: urllib.request.Request, *args: Any, **kwargs: Any) -> Any:
+        sent_bodies.append(bytes(request.data))  # type: ignore[arg-type]
+        return real_urlopen(request, *args, **kwargs)
+
+    monkeypatch.setattr(urllib.request, "urlopen", recording_urlopen)
+    monkeypatch.setenv("OUTCROP_API_KEY", API_KEY)
+    monkeypatch.chdir(tmp_path)
+    exec(compile(page.text_content("#search-code-python"), "snippet.py", "exec"), {"__name__": "__main__"})
+    assert sent_bodies == [again.value.post_data_buffer]
+
+
+def test_guardrail_on_text_and_an_image(session: Session, pg_server: ServerProcess, tmp_path: Path,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    control = boto3.client("bedrock", endpoint_url=pg_server.url)
+    created = control.create_guardrail(name="playground-words", blockedInputMessaging="Blocked by the playground test.",
+                                       blockedOutputsMessaging="Blocked output.",
+                                       wordPolicyConfig={"wordsConfig": [{"text": "project falcon"}]})
+    page = session.open()
+    models_loaded(page)
+    page.click("#tab-guardrails")
+    wait(page, f"[...document.querySelectorAll('#gr-id option')].some((o) => o.value === {json.dumps(created['guardrailId'])})", 20_000)
+    page.select_option("#gr-id", created["guardrailId"])
+    page.fill("#gr-text", "Tell me about Project Falcon.")
+    page.set_input_files("#gr-image", files=[{"name": "red.png", "mimeType": "image/png", "buffer": png_bytes()}])
+    page.select_option("#gr-scope", "FULL")
+    wait(page, "document.getElementById('gr-image-status').textContent.startsWith('red.png')", 10_000)  # read asynchronously
+    with page.expect_request(lambda r: r.url.endswith("/apply")) as sent:
+        page.click("#gr-apply")
+    document = json.loads(sent.value.post_data_buffer)
+    assert document["source"] == "INPUT" and document["outputScope"] == "FULL"
+    assert document["content"][0] == {"text": {"text": "Tell me about Project Falcon."}}
+    assert document["content"][1]["image"]["format"] == "png"
+    page.wait_for_selector("#gr-result", state="visible", timeout=60_000)
+    assert page.text_content("#gr-action").startswith("GUARDRAIL_INTERVENED")
+    assert page.text_content("#gr-outputs") == "Blocked by the playground test."
+    assessments = json.loads(page.text_content("#gr-assessments"))
+    assert assessments[0]["wordPolicy"]["customWords"][0]["match"].lower() == "project falcon"
+    shot(page, "guardrails", full_page=True)
+    page.click("#gr-code-toggle")
+
+    (tmp_path / "red.png").write_bytes(png_bytes())
+    bodies = run_boto3_snippet(page.text_content("#gr-code-python"), tmp_path, monkeypatch)
+    assert [json.loads(b) for b in bodies] == [document]
 
 
 # -- language, keys, origins ------------------------------------------------------------------------------------------
@@ -477,6 +573,15 @@ def test_accessibility(session: Session, lang: str) -> None:
     page.click("#chat-send")
     wait(page, "document.querySelectorAll('#transcript li').length === 2 && !document.getElementById('chat-live')")
     problems["chat"] = axe_violations(page)
+    page.click("#tab-search")
+    wait(page, "document.querySelectorAll('#search-collection option').length > 0", 20_000)
+    page.fill("#search-text", "car")
+    page.click("#search-go")
+    wait(page, "document.querySelectorAll('#search-results tr').length > 0", 60_000)
+    problems["search"] = axe_violations(page)
+    page.click("#tab-guardrails")
+    wait(page, "document.querySelectorAll('#gr-id option').length > 0 || !document.getElementById('gr-empty').hidden", 20_000)
+    problems["guardrails"] = axe_violations(page)
     page.click("#tab-models")
     wait(page, "document.querySelectorAll('#models-table tbody tr').length > 0", 20_000)
     problems["models"] = axe_violations(page)

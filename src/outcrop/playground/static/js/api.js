@@ -34,9 +34,13 @@ export async function call(path, { method = "GET", bodyText, accept = "applicati
     throw new ApiError("NetworkError", t("networkError", { message: error.message }), 0);
   }
   if (!response.ok) {
-    const type = (response.headers.get("x-amzn-ErrorType") || `HTTP ${response.status}`).split(":")[0];
+    let type = (response.headers.get("x-amzn-ErrorType") || `HTTP ${response.status}`).split(":")[0];
     let message = response.statusText;
-    try { const body = await response.json(); message = body.message || body.Message || message; } catch { /* not JSON */ }
+    try {
+      const body = await response.json();
+      message = body.message || body.Message || message;
+      if (!response.headers.get("x-amzn-ErrorType") && typeof body.error === "string") type = body.error;  // outcrop's own routes
+    } catch { /* not JSON */ }
     const error = new ApiError(type, message, response.status);
     const keyProblem = type !== "AccessDeniedException" || /API Key/i.test(message);
     if (response.status === 403 && AUTH_ERRORS.has(type) && keyProblem) keyListener(error);

@@ -6,15 +6,9 @@ import { FileBytes, converseSnippets } from "./codegen.js";
 import { CodeView } from "./codeview.js";
 import { $, el, option } from "./dom.js";
 import { converseEvents } from "./eventstream.js";
+import { base64Of, readImage } from "./files.js";
 import { onLanguage, t } from "./i18n.js";
 
-const FORMATS = { "image/png": "png", "image/jpeg": "jpeg", "image/gif": "gif", "image/webp": "webp" };
-
-function base64Of(bytes) {
-  let binary = "";
-  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  return btoa(binary);
-}
 
 export class ChatTab {
   constructor(origin, showError) {
@@ -60,11 +54,9 @@ export class ChatTab {
 
   async attach(files) {
     for (const file of files) {
-      const format = FORMATS[file.type];
-      if (!format) { this.showError(t("unsupportedFile", { name: file.name })); continue; }
-      const bytes = new Uint8Array(await file.arrayBuffer());
-      const name = file.name && file.name !== "image.png" ? file.name : `pasted-${this.pending.length + 1}.${format}`;
-      this.pending.push({ name, format, bytes, url: URL.createObjectURL(file) });
+      const image = await readImage(file, `pasted-${this.pending.length + 1}`);
+      if (image) this.pending.push(image);
+      else this.showError(t("unsupportedFile", { name: file.name }));
     }
     this.renderAttachments();
   }

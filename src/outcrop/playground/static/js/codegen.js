@@ -123,3 +123,59 @@ console.log(response.usage, response.metrics);`}
 `;
   return { python, javascript };
 }
+
+/** ApplyGuardrail: `request` holds FileBytes where the page sent an image's bytes. */
+export function applyGuardrailSnippets(origin, request) {
+  const pyArgs = Object.entries(request).map(([name, value]) => `    ${name}=${pyLiteral(value, 1)},`).join("\n");
+  const usesFiles = JSON.stringify(request, (k, v) => (v instanceof FileBytes ? "__file__" : v)).includes("__file__");
+  const python = `import json
+
+import boto3
+
+${PY_KEY_NOTE}
+client = boto3.client("bedrock-runtime", endpoint_url=${JSON.stringify(origin)}, region_name="us-east-1")
+response = client.apply_guardrail(
+${pyArgs}
+)
+print(response["action"], response.get("actionReason", ""))
+print(json.dumps(response["assessments"], indent=2, ensure_ascii=False))
+`;
+  const javascript = `${usesFiles ? 'import { readFileSync } from "node:fs";\n' : ""}import { ApplyGuardrailCommand, BedrockRuntimeClient } from "@aws-sdk/client-bedrock-runtime";
+
+${JS_KEY_NOTE}
+const client = new BedrockRuntimeClient({ endpoint: ${JSON.stringify(origin)}, region: "us-east-1" });
+const response = await client.send(new ApplyGuardrailCommand(${jsLiteral(request)}));
+console.log(response.action, response.actionReason ?? "");
+console.log(JSON.stringify(response.assessments, null, 2));
+`;
+  return { python, javascript };
+}
+
+/** outcrop's own search route (not a Bedrock API): plain HTTP with the same body bytes. */
+export function searchSnippets(origin, path, bodyText) {
+  const request = JSON.parse(bodyText);
+  const python = `import json
+import os
+import urllib.request
+
+request = ${pyLiteral(request)}
+# The same bytes the playground sent:
+body = json.dumps(request, ensure_ascii=False, separators=(",", ":")).encode()
+headers = {"Content-Type": "application/json"}
+if os.environ.get("OUTCROP_API_KEY"):  # with API keys configured on the server
+    headers["Authorization"] = "Bearer " + os.environ["OUTCROP_API_KEY"]
+call = urllib.request.Request(${JSON.stringify(origin + path)}, data=body, headers=headers, method="POST")
+with urllib.request.urlopen(call) as response:
+    for hit in json.load(response)["hits"]:
+        print(f"{hit['score']:.3f}  {hit['path']}")
+`;
+  const javascript = `const request = ${jsLiteral(request)};
+// The same bytes the playground sent:
+const body = JSON.stringify(request);
+const headers = { "Content-Type": "application/json" };
+if (process.env.OUTCROP_API_KEY) headers.Authorization = \`Bearer \${process.env.OUTCROP_API_KEY}\`;  // with API keys configured
+const response = await fetch(${JSON.stringify(origin + path)}, { method: "POST", headers, body });
+for (const hit of (await response.json()).hits) console.log(hit.score.toFixed(3), hit.path);
+`;
+  return { python, javascript, labels: { python: "pythonHttp", javascript: "javascriptHttp" } };
+}

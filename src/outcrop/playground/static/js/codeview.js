@@ -34,16 +34,17 @@ export class CodeView {
       return;
     }
     const parts = [el("p", { class: "hint", text: t("codeNote") })];
+    const labels = this.snippets.labels || { python: "python", javascript: "javascript" };
     for (const [lang, text] of [["python", this.snippets.python], ["javascript", this.snippets.javascript]]) {
       const status = el("span", { role: "status", class: "hint" });
-      const pre = el("pre", { id: `${id}-${lang}`, tabindex: "0", "aria-label": t(lang) }, el("code", { text }));
+      const pre = el("pre", { id: `${id}-${lang}`, tabindex: "0", "aria-label": t(labels[lang]) }, el("code", { text }));
       const copy = el("button", {
         type: "button", text: t("copy"), "aria-describedby": `${id}-${lang}-title`,
         onclick: async () => {
           try { await navigator.clipboard.writeText(text); status.textContent = t("copied"); } catch { status.textContent = ""; }
         },
       });
-      parts.push(el("h4", { id: `${id}-${lang}-title`, text: t(lang) }), el("div", { class: "actions" }, copy, status), pre);
+      parts.push(el("h4", { id: `${id}-${lang}-title`, text: t(labels[lang]) }), el("div", { class: "actions" }, copy, status), pre);
     }
     this.box.replaceChildren(...parts);
   }

@@ -2,10 +2,12 @@
 
 import { apiKey, getJson, onAuthProblem, setApiKey } from "./api.js";
 import { ChatTab } from "./chat.js";
+import { GuardrailsTab } from "./guardrails.js";
 import { $ } from "./dom.js";
 import { applyI18n, language, setLanguage, t } from "./i18n.js";
 import { ImagesTab } from "./images.js";
 import { ModelsTab } from "./models.js";
+import { SearchTab } from "./search.js";
 
 const origin = window.location.origin;
 
@@ -60,8 +62,15 @@ async function loadCatalogue(tabs) {
 
 function boot() {
   applyI18n();
-  const tabs = { images: new ImagesTab(origin, showError), chat: new ChatTab(origin, showError), models: new ModelsTab(showError) };
-  setupTabs((id) => { if (id === "tab-models") tabs.models.refresh(); });
+  const tabs = {
+    images: new ImagesTab(origin, showError), chat: new ChatTab(origin, showError), search: new SearchTab(origin, showError),
+    guardrails: new GuardrailsTab(origin, showError), models: new ModelsTab(showError),
+  };
+  setupTabs((id) => {
+    if (id === "tab-models") tabs.models.refresh();
+    if (id === "tab-search") tabs.search.load();
+    if (id === "tab-guardrails") tabs.guardrails.load();
+  });
   $("lang").addEventListener("click", () => setLanguage(language() === "ja" ? "en" : "ja"));
   onAuthProblem(askForKey);
   $("key-form").addEventListener("submit", (event) => {
