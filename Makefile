@@ -12,8 +12,9 @@ PROFILE ?= auto
 PYTEST_ARGS ?=
 
 # Debian packages the project uses at run time: Tesseract OCR (grounding for text extraction from images)
-# and a CJK font (the OCR tests and bench render Japanese documents). Installed only when missing.
-SYSTEM_PACKAGES ?= tesseract-ocr tesseract-ocr-jpn tesseract-ocr-eng fonts-noto-cjk
+# and a CJK font (the OCR tests and bench render Japanese documents); chromium drives the playground's
+# browser tests (tests/test_playground.py, through Playwright). Installed only when missing.
+SYSTEM_PACKAGES ?= tesseract-ocr tesseract-ocr-jpn tesseract-ocr-eng fonts-noto-cjk chromium
 SUDO ?= $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: serve test lint install install-dev bench clean system-deps
@@ -36,6 +37,7 @@ install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
 serve: install
+	@echo "playground: http://$(HOST):$(PORT)/   API reference: http://$(HOST):$(PORT)/docs"
 	$(VENV)/bin/outcrop serve --profile $(PROFILE) --host $(HOST) --port $(PORT)
 
 system-deps:

@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request
 
 import outcrop
 from outcrop.config import Settings
+from outcrop.playground import PlaygroundAssets, install_docs
 from outcrop.server.bedrock_routes import router as bedrock_router
 from outcrop.server.control_routes import router as control_router
 from outcrop.server.errors import install_error_handlers
@@ -43,6 +44,7 @@ def build_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
         description="Amazon Bedrock's multimodal runtime on your own hardware: the `bedrock-runtime` wire API "
         "over open models. Point any AWS SDK at this server with AWS_ENDPOINT_URL_BEDROCK_RUNTIME.",
         lifespan=lifespan,
+        docs_url=None,  # served by install_docs from the package's own Swagger UI files
     )
     app.state.runtime = runtime
     app.state.ready = False
@@ -50,6 +52,7 @@ def build_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
     app.include_router(bedrock_router, tags=["bedrock-runtime"])
     app.include_router(control_router, tags=["bedrock"])
     app.include_router(search_router)
+    install_docs(app)
 
     @app.get("/health", tags=["outcrop"])
     async def health(request: Request) -> dict[str, Any]:
@@ -63,8 +66,10 @@ def build_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
         }
 
     # Each add wraps the previous: raw-path routing innermost, then metrics/CORS/auth/disconnect
-    # (server/security.py), request ids outermost so every response, refusals included, has one.
+    # (server/security.py), the playground's public files, request ids outermost so every response,
+    # refusals included, has one.
     app.add_middleware(RawPathRouting)
     install_security(app, settings, runtime)
+    app.add_middleware(PlaygroundAssets)
     app.add_middleware(RequestId)
     return app

@@ -22,6 +22,6 @@ def install_security(app: FastAPI, settings: Settings, runtime: Runtime) -> None
     app.add_middleware(CancelOnDisconnect, stalled_send_timeout_s=settings.stalled_send_timeout_s)
     if keys:
         app.add_middleware(Authenticate, keys=keys, max_body_bytes=settings.max_body_bytes)
-    app.add_middleware(RefuseForeignOrigins, origins=settings.cors_origins)
+    app.add_middleware(RefuseForeignOrigins, origins=settings.cors_origins, bind_host=settings.host, keys=bool(keys))
     app.add_middleware(Observe, metrics=metrics)
     app.add_middleware(DrainRequestBody, limit=settings.max_body_bytes)

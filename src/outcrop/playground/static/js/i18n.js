@@ -1,0 +1,118 @@
+// Every UI string in English and Japanese. Elements name their string with data-i18n (text),
+// data-i18n-aria (aria-label) or data-i18n-placeholder; code calls t(key, values).
+
+const STRINGS = {
+  en: {
+    skip: "Skip to content", title: "outcrop playground", tabs: "Sections", tabImages: "Images", tabChat: "Chat",
+    tabModels: "Models & health", apiDocs: "API reference", apiKey: "API key", useKey: "Use key",
+    keyHint: "The key is kept in this tab only (sessionStorage) and sent as Authorization: Bearer.",
+    keyCleartext: "This page is served over plain http to a host that is not this machine: the key travels unencrypted. Serve with --tls-cert/--tls-key.",
+    keyMissing: "This server requires an API key.", keyInvalid: "The server refused the API key: {message}",
+    imagesTitle: "Text to image", model: "Model", prompt: "Prompt", negative: "Negative prompt", size: "Size",
+    cfg: "CFG scale", seed: "Seed", sdxlParams: "Stable Diffusion XL", promptWeight: "Prompt weight",
+    negativeWeight: "Negative weight", steps: "Steps", sampler: "Sampler", style: "Style preset",
+    titanParams: "Titan / Nova Canvas", quality: "Quality", count: "Number of images", generate: "Generate",
+    cancel: "Cancel", showCode: "Show code", hideCode: "Hide code", gallery: "History", defaultOption: "(default)",
+    noImageModels: "This server serves no image model.", noChatModels: "This server serves no chat model.",
+    generating: "Generating…", generated: "{count} image(s) in {ms} ms", cancelled: "Cancelled.",
+    seedRandom: "0 = random", galleryAlt: "Generated image: {prompt}", captionSeed: "seed {seed}",
+    chatTitle: "Chat (Converse)", system: "System prompt", maxTokens: "Max tokens", temperature: "Temperature",
+    topP: "Top P", stream: "Stream (ConverseStream)", transcript: "Conversation", message: "Message",
+    attach: "Attach images (or drop / paste them here)", send: "Send", stop: "Stop", clear: "New conversation",
+    remove: "Remove {name}", you: "You", assistant: "Assistant", thinking: "Waiting for the first token…",
+    streaming: "Streaming…", stopped: "Stopped.", emptyMessage: "Write a message or attach an image.",
+    usage: "{input} input + {output} output = {total} tokens · server {latency} ms · first token {ttft} ms · total {elapsed} ms · {stop}",
+    modelsTitle: "Models and health", refresh: "Refresh", modelsCaption: "What this server serves", colModel: "Model id",
+    colModalities: "Input → output", colStreaming: "Streaming", colState: "Load state", colQueue: "Queue",
+    yes: "yes", no: "no", notLoaded: "not loaded yet", devices: "Device memory", noDevice: "No accelerator memory reported (CPU).",
+    healthSummary: "{status} · version {version} · profile {profile} · {count} model ids · {inflight} request(s) in flight",
+    copy: "Copy", copied: "Copied.", python: "Python (boto3)", javascript: "JavaScript (AWS SDK v3)", codeFor: "Code for",
+    pythonHttp: "Python (urllib, standard library)", javascriptHttp: "JavaScript (fetch)",
+    codeNote: "The same request the page sent last: the body below is byte for byte what went over the wire.",
+    noRequestYet: "Run a request first; its code appears here.", unsupportedFile: "{name}: only PNG, JPEG, GIF and WebP images.",
+    requestFailed: "{type}: {message}", networkError: "The server could not be reached: {message}",
+    tabSearch: "Search", tabGuardrails: "Guardrails", searchTitle: "Image search",
+    searchHint: "outcrop's own routes (/outcrop/v1), not a Bedrock API. Index a folder with `outcrop index`.",
+    searchEmpty: "This server has no collection yet.", collection: "Collection", results: "Results",
+    searchText: "Text query (any language)", search: "Search", searchImage: "Or by an image", searchImageGo: "Search by image",
+    searchCaption: "Results, best first", colScore: "Score", colPath: "File", colPixels: "Pixels", colSize: "Size",
+    colTaken: "Taken", colAction: "Action", searchByThis: "Search by this", searchByPath: "Search by this: {path}",
+    searching: "Searching…", searchDone: "{count} result(s) in {ms} ms",
+    guardrailsTitle: "Guardrails (ApplyGuardrail)", guardrailsEmpty: "No guardrail yet: create one with the bedrock control plane (CreateGuardrail).",
+    guardrail: "Guardrail", version: "Version", source: "Source", scope: "Output scope", grText: "Text to check",
+    grImage: "Image to check (optional)", apply: "Apply guardrail", grAction: "Action", grOutputs: "Outputs", grAssessments: "Assessments",
+  },
+  ja: {
+    skip: "本文へ移動", title: "outcrop プレイグラウンド", tabs: "セクション", tabImages: "画像", tabChat: "チャット",
+    tabModels: "モデルと状態", apiDocs: "API リファレンス", apiKey: "API キー", useKey: "キーを使う",
+    keyHint: "キーはこのタブの中だけ (sessionStorage) に保持され、Authorization: Bearer として送られます。",
+    keyCleartext: "このページは別のホストから平文の http で配信されています。キーは暗号化されずに送られます。--tls-cert/--tls-key で配信してください。",
+    keyMissing: "このサーバーには API キーが必要です。", keyInvalid: "サーバーが API キーを拒否しました: {message}",
+    imagesTitle: "テキストから画像", model: "モデル", prompt: "プロンプト", negative: "ネガティブプロンプト", size: "サイズ",
+    cfg: "CFG スケール", seed: "シード", sdxlParams: "Stable Diffusion XL", promptWeight: "プロンプトの重み",
+    negativeWeight: "ネガティブの重み", steps: "ステップ数", sampler: "サンプラー", style: "スタイルプリセット",
+    titanParams: "Titan / Nova Canvas", quality: "品質", count: "画像の枚数", generate: "生成",
+    cancel: "キャンセル", showCode: "コードを表示", hideCode: "コードを隠す", gallery: "履歴", defaultOption: "(既定)",
+    noImageModels: "このサーバーは画像モデルを提供していません。", noChatModels: "このサーバーはチャットモデルを提供していません。",
+    generating: "生成中…", generated: "{count} 枚 ({ms} ms)", cancelled: "キャンセルしました。",
+    seedRandom: "0 = ランダム", galleryAlt: "生成された画像: {prompt}", captionSeed: "シード {seed}",
+    chatTitle: "チャット (Converse)", system: "システムプロンプト", maxTokens: "最大トークン数", temperature: "温度 (temperature)",
+    topP: "Top P", stream: "ストリーミング (ConverseStream)", transcript: "会話", message: "メッセージ",
+    attach: "画像を添付 (ここにドロップ・貼り付けも可)", send: "送信", stop: "停止", clear: "新しい会話",
+    remove: "{name} を削除", you: "あなた", assistant: "アシスタント", thinking: "最初のトークンを待っています…",
+    streaming: "受信中…", stopped: "停止しました。", emptyMessage: "メッセージを書くか画像を添付してください。",
+    usage: "入力 {input} + 出力 {output} = {total} トークン · サーバー {latency} ms · 最初のトークン {ttft} ms · 合計 {elapsed} ms · {stop}",
+    modelsTitle: "モデルと状態", refresh: "更新", modelsCaption: "このサーバーが提供するもの", colModel: "モデル ID",
+    colModalities: "入力 → 出力", colStreaming: "ストリーミング", colState: "読み込み状態", colQueue: "キュー",
+    yes: "はい", no: "いいえ", notLoaded: "未読み込み", devices: "デバイスメモリ", noDevice: "アクセラレータのメモリ報告なし (CPU)。",
+    healthSummary: "{status} · バージョン {version} · プロファイル {profile} · モデル ID {count} 件 · 処理中 {inflight} 件",
+    copy: "コピー", copied: "コピーしました。", python: "Python (boto3)", javascript: "JavaScript (AWS SDK v3)", codeFor: "コード",
+    pythonHttp: "Python (urllib、標準ライブラリ)", javascriptHttp: "JavaScript (fetch)",
+    codeNote: "ページが最後に送ったのと同じリクエストです。下の本文は送信されたバイト列そのものです。",
+    noRequestYet: "まずリクエストを実行してください。そのコードがここに表示されます。", unsupportedFile: "{name}: PNG・JPEG・GIF・WebP の画像のみです。",
+    requestFailed: "{type}: {message}", networkError: "サーバーに接続できません: {message}",
+    tabSearch: "検索", tabGuardrails: "ガードレール", searchTitle: "画像検索",
+    searchHint: "outcrop 独自のルート (/outcrop/v1) で、Bedrock の API ではありません。フォルダは `outcrop index` で索引します。",
+    searchEmpty: "このサーバーにはまだコレクションがありません。", collection: "コレクション", results: "件数",
+    searchText: "テキストで検索 (どの言語でも)", search: "検索", searchImage: "または画像で", searchImageGo: "画像で検索",
+    searchCaption: "結果 (近い順)", colScore: "スコア", colPath: "ファイル", colPixels: "画素", colSize: "サイズ",
+    colTaken: "撮影日", colAction: "操作", searchByThis: "これで検索", searchByPath: "これで検索: {path}",
+    searching: "検索中…", searchDone: "{count} 件 ({ms} ms)",
+    guardrailsTitle: "ガードレール (ApplyGuardrail)", guardrailsEmpty: "ガードレールがまだありません。bedrock コントロールプレーン (CreateGuardrail) で作成してください。",
+    guardrail: "ガードレール", version: "バージョン", source: "対象", scope: "出力の範囲", grText: "確認するテキスト",
+    grImage: "確認する画像 (任意)", apply: "ガードレールを適用", grAction: "判定", grOutputs: "出力", grAssessments: "評価の詳細",
+  },
+};
+
+const stored = localStorage.getItem("outcrop.lang");
+let current = stored === "ja" || stored === "en" ? stored : (navigator.language || "en").startsWith("ja") ? "ja" : "en";
+const listeners = [];
+
+export function language() { return current; }
+
+export function t(key, values = {}) {
+  const text = STRINGS[current][key] ?? STRINGS.en[key] ?? key;
+  return text.replace(/\{(\w+)\}/g, (_, name) => String(values[name] ?? ""));
+}
+
+export function onLanguage(listener) { listeners.push(listener); }
+
+export function applyI18n(root = document) {
+  document.documentElement.lang = current;
+  for (const el of root.querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n);
+  for (const el of root.querySelectorAll("[data-i18n-aria]")) el.setAttribute("aria-label", t(el.dataset.i18nAria));
+  for (const el of root.querySelectorAll("[data-i18n-placeholder]")) el.placeholder = t(el.dataset.i18nPlaceholder);
+  const button = document.getElementById("lang");
+  button.textContent = current === "ja" ? "English" : "日本語";
+  button.lang = current === "ja" ? "en" : "ja";
+  document.title = t("title");
+}
+
+export function setLanguage(lang) {
+  current = lang;
+  localStorage.setItem("outcrop.lang", lang);
+  applyI18n();
+  for (const listener of listeners) listener(lang);
+}
+
+export const STRING_KEYS = { en: Object.keys(STRINGS.en), ja: Object.keys(STRINGS.ja) };

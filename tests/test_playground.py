@@ -1,0 +1,590 @@
+"""The playground page at `/`, driven in a real headless Chromium (Playwright from PyPI, Debian's chromium)
+against one `outcrop serve --profile test` process with API keys and access keys configured.
+
+The page's own requests are captured as the browser sent them and compared with what its "Show code"
+snippets send when they are run for real: boto3 in this process, the AWS SDK for JavaScript v3 in node.
+Set OUTCROP_PLAYGROUND_SCREENSHOTS=docs/playground to refresh the README's screenshots.
+"""
+
+from __future__ import annotations
+
+import http.server
+import io
+import json
+import os
+import shutil
+import subprocess
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import httpx
+import pytest
+from PIL import Image
+
+from outcrop.config import Settings
+from outcrop.search.collections import open_collection
+from outcrop.search.embedder import InProcessEmbedder
+from outcrop.search.indexer import index_folder
+from search_helpers import make_folder
+from servers import ServerProcess, ThreadServer
+
+playwright_sync = pytest.importorskip("playwright.sync_api")
+CHROMIUM = "/usr/bin/chromium"
+if not Path(CHROMIUM).exists():
+    pytest.skip("Debian's chromium is not installed (make test installs it)", allow_module_level=True)
+
+ROOT = Path(__file__).resolve().parent.parent
+AXE = ROOT / "tests" / "vendor" / "axe-core" / "axe.min.js"
+JS_DIR = ROOT / "tests" / "js"
+API_KEY = "playground-test-key"
+COLLECTION = "playground-photos"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run"]
+SHOTS = os.environ.get("OUTCROP_PLAYGROUND_SCREENSHOTS")
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder of small images, indexed as collection COLLECTION in the data folder the server will use."""
+    root = tmp_path_factory.mktemp("playground-photos")
+    make_folder(root, 12)
+    settings = Settings.from_env(profile="test")
+    with InProcessEmbedder(settings) as emb, open_collection(COLLECTION, data_dir=settings.data_dir, model_key=emb.model_key,
+                                                             dimension=1024) as store:
+        index_folder(store, emb, root, progress=False)
+    return root
+
+
+@pytest.fixture(scope="module")
+def pg_server(tmp_path_factory: pytest.TempPathFactory, photos: Path) -> Iterator[ServerProcess]:
+    log = tmp_path_factory.mktemp("playground") / "server.log"
+    access = f"{os.environ['AWS_ACCESS_KEY_ID']}:{os.environ['AWS_SECRET_ACCESS_KEY']}"
+    proc = ServerProcess("--profile", "test", log=log, env={"OUTCROP_API_KEYS": API_KEY, "OUTCROP_ACCESS_KEYS": access,
+                                                            "OUTCROP_SEARCH_ROOTS": str(photos)})
+    try:
+        proc.start()
+    except Exception:
+        print(log.read_text(errors="replace")[-5000:])
+        raise
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture(scope="module")
+def browser(pg_server: ServerProcess) -> Iterator[Any]:
+    """After the server (and the indexing, which runs an asyncio loop: Playwright's sync API holds one open)."""
+    with playwright_sync.sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield chromium
+        chromium.close()
+
+
+class Session:
+    """A browser context whose requests may go to the server only; anything else is recorded and refused."""
+
+    def __init__(self, browser: Any, server: ServerProcess, key: str | None = API_KEY) -> None:
+        self.context = browser.new_context(viewport={"width": 1280, "height": 900})
+        self.foreign: list[str] = []
+        self.errors: list[str] = []
+
+        def route(route: Any) -> None:
+            if route.request.url.startswith(server.url + "/") or route.request.url.startswith("data:"):
+                route.continue_()
+            else:
+                self.foreign.append(route.request.url)
+                route.abort()
+
+        self.context.route("**/*", route)
+        if key is not None:
+            self.context.add_init_script(f"sessionStorage.setItem('outcrop.apiKey', {json.dumps(key)})")
+        self.page = self.context.new_page()
+        self.page.on("pageerror", lambda error: self.errors.append(str(error)))
+        self.url = server.url
+
+    def open(self, path: str = "/") -> Any:
+        self.page.goto(self.url + path)
+        return self.page
+
+    def close(self) -> None:
+        self.context.close()
+        assert not self.foreign, f"the page tried to reach other hosts: {self.foreign}"
+        assert not self.errors, f"page errors: {self.errors}"
+
+
+@pytest.fixture
+def session(browser: Any, pg_server: ServerProcess) -> Iterator[Session]:
+    s = Session(browser, pg_server)
+    yield s
+    s.close()
+
+
+def wait(page: Any, expression: str, timeout: float = 120_000) -> None:
+    """page.wait_for_function with a function (a bare expression would need eval, which the page's CSP forbids)."""
+    page.wait_for_function(f"() => {expression}", timeout=timeout)
+
+
+def shot(page: Any, name: str, full_page: bool = False) -> None:
+    if SHOTS:
+        Path(SHOTS).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(SHOTS) / f"{name}.png"), full_page=full_page)
+
+
+def models_loaded(page: Any) -> None:
+    wait(page, "document.querySelectorAll('#img-model option').length > 0 && document.querySelectorAll('#chat-model option').length > 0")
+
+
+def run_boto3_snippet(code: str, cwd: Path, monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
+    """Run a "Show code" boto3 program for real; return the request bodies botocore put on the wire."""
+    bodies: list[bytes] = []
+
+    def capture(request: Any, **_: Any) -> None:
+        body = request.body
+        bodies.append(body.encode() if isinstance(body, str) else bytes(body or b""))
+
+    boto3.setup_default_session()
+    boto3.DEFAULT_SESSION.events.register("before-send.bedrock-runtime", capture)
+    monkeypatch.chdir(cwd)
+    try:
+        exec(compile(code, "snippet.py", "exec"), {"__name__": "__main__"})
+    finally:
+        boto3.DEFAULT_SESSION = None
+    return bodies
+
+
+CAPTURE_JS = """
+import { writeFileSync } from "node:fs";
+import { BedrockRuntimeClient } from "@aws-sdk/client-bedrock-runtime";
+const send = BedrockRuntimeClient.prototype.send;
+BedrockRuntimeClient.prototype.send = function (command, ...rest) {
+  this.middlewareStack.add((next) => async (args) => {
+    writeFileSync(process.env.CAPTURE_FILE, Buffer.from(args.request.body));
+    return next(args);
+  }, { step: "finalizeRequest", name: "playgroundCapture" });
+  return send.call(this, command, ...rest);
+};
+"""
+
+
+def run_js_snippet(code: str, cwd: Path) -> bytes:
+    """Run a "Show code" JavaScript program in node with the pinned AWS SDK; return the body it sent."""
+    if shutil.which("node") is None or not (JS_DIR / "node_modules" / "@aws-sdk" / "client-bedrock-runtime").is_dir():
+        pytest.skip("node and the pinned AWS SDK for JavaScript v3 (tests/js) are needed")
+    (cwd / "node_modules").symlink_to((JS_DIR / "node_modules").resolve())
+    (cwd / "snippet.mjs").write_text(code)
+    (cwd / "capture.mjs").write_text(CAPTURE_JS)
+    env = {**os.environ, "CAPTURE_FILE": str(cwd / "body.bin")}
+    done = subprocess.run(["node", "--import", "./capture.mjs", "snippet.mjs"], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return (cwd / "body.bin").read_bytes()
+
+
+def png_bytes(color: tuple[int, int, int] = (200, 30, 30)) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (32, 32), color).save(out, "PNG")
+    return out.getvalue()
+
+
+# -- images ----------------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("model_id", ["stability.stable-diffusion-xl-v1", "amazon.titan-image-generator-v2:0"])
+def test_generate_shows_image_and_code_sends_the_same_body(session: Session, model_id: str, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    page = session.open()
+    models_loaded(page)
+    page.select_option("#img-model", model_id)
+    prompt = "赤い車 <b>not bold</b> \"quoted\" \\ tab\tend"
+    page.fill("#img-prompt", prompt)
+    page.fill("#img-negative", "blurry, low quality")
+    page.fill("#img-seed", "1234")
+    page.select_option("#img-size", "1024x1024")
+    if model_id.startswith("stability"):
+        page.fill("#img-weight", "0.8")
+        page.fill("#img-neg-weight", "-0.5")
+        page.fill("#img-cfg", "9.5")
+        page.fill("#img-steps", "12")
+        page.select_option("#img-sampler", "K_EULER")
+        page.select_option("#img-style", "anime")
+    else:
+        page.fill("#img-cfg", "7.5")
+        page.select_option("#img-quality", "standard")
+        page.fill("#img-count", "2")
+    with page.expect_request(lambda r: r.url.endswith("/invoke") and r.method == "POST") as sent:
+        page.click("#img-generate")
+    request = sent.value
+    assert request.headers["authorization"] == f"Bearer {API_KEY}"
+    body = request.post_data_buffer
+    document = json.loads(body)
+    wait(page, f"document.querySelectorAll('#gallery img').length >= {1 if model_id.startswith('stability') else 2}")
+    wait(page, "[...document.querySelectorAll('#gallery img')].every((img) => img.complete && img.naturalWidth > 0)", 10_000)
+    caption = page.text_content("#gallery li:first-child figcaption")
+    assert prompt.split("\t")[0] in caption  # shown as text ...
+    assert page.locator("#gallery figcaption b").count() == 0  # ... never parsed as HTML
+    if model_id.startswith("stability"):
+        assert document["text_prompts"] == [{"text": prompt, "weight": 0.8}, {"text": "blurry, low quality", "weight": -0.5}]
+        assert (document["cfg_scale"], document["steps"], document["seed"], document["sampler"], document["style_preset"]) == \
+            (9.5, 12, 1234, "K_EULER", "anime")
+        assert "seed 1234" in caption
+    else:
+        assert document["taskType"] == "TEXT_IMAGE"
+        assert document["textToImageParams"] == {"text": prompt, "negativeText": "blurry, low quality"}
+        assert document["imageGenerationConfig"] == {"numberOfImages": 2, "quality": "standard", "cfgScale": 7.5, "seed": 1234,
+                                                     "width": 1024, "height": 1024}
+        seeds = page.locator("#gallery .seed").all_text_contents()
+        assert seeds[:2] == ["seed 1235", "seed 1234"]  # newest first
+    page.click("#img-code-toggle")
+    python = page.text_content("#img-code-python")
+    javascript = page.text_content("#img-code-javascript")
+    assert model_id in python and model_id in javascript
+    if model_id.startswith("stability"):
+        shot(page, "images")
+
+    py_bodies = run_boto3_snippet(python, tmp_path, monkeypatch)
+    assert py_bodies == [body]  # byte for byte what the page sent
+    assert (tmp_path / "image-0.png").read_bytes().startswith(b"\x89PNG")
+    js_dir = tmp_path / "js"
+    js_dir.mkdir()
+    assert run_js_snippet(javascript, js_dir) == body
+    assert (js_dir / "image-0.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_generate_can_be_cancelled(session: Session) -> None:
+    page = session.open()
+    models_loaded(page)
+    page.select_option("#img-model", "stability.stable-diffusion-xl-v1")
+    page.fill("#img-prompt", "cancel me")
+    before = page.locator("#gallery img").count()
+    page.click("#img-generate")
+    page.click("#img-cancel")
+    wait(page, "document.getElementById('img-status').textContent === 'Cancelled.'", 10_000)
+    assert page.locator("#gallery img").count() == before
+    assert not page.is_disabled("#img-generate")
+
+
+# -- chat -------------------------------------------------------------------------------------------------------------
+
+def test_chat_with_an_image_streams_and_stops(session: Session, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    page = session.open()
+    models_loaded(page)
+    page.click("#tab-chat")
+    page.select_option("#chat-model", "amazon.nova-lite-v1:0")
+    page.fill("#chat-system", "Answer briefly.")
+    page.set_input_files("#chat-file", files=[{"name": "red.png", "mimeType": "image/png", "buffer": png_bytes()}])
+    wait(page, "document.querySelectorAll('#attachments img').length === 1", 10_000)  # read asynchronously
+    page.fill("#chat-input", "What is in this picture?")
+    page.fill("#chat-max", "512")
+    with page.expect_request(lambda r: r.url.endswith("/converse-stream")) as sent:
+        page.click("#chat-send")
+    document = json.loads(sent.value.post_data_buffer)
+    assert sent.value.headers["accept"] == "application/vnd.amazon.eventstream"
+    image = document["messages"][0]["content"][0]["image"]
+    assert image["format"] == "png" and image["source"]["bytes"]
+    assert document["system"] == [{"text": "Answer briefly."}]
+    assert document["inferenceConfig"] == {"maxTokens": 512, "temperature": 0.7, "topP": 0.9}
+    page.focus("#chat-stop")  # the answer grows above the buttons and moves them: stop from the keyboard
+    wait(page, "(document.getElementById('chat-live')?.textContent.length ?? 0) > 0")  # tokens arrive while streaming
+    page.keyboard.press("Enter")
+    wait(page, "document.getElementById('chat-status').textContent === 'Stopped.'", 10_000)
+    assert page.locator("#transcript li").count() == 2
+    assert page.locator("#transcript li img").count() == 1
+
+    # A second turn runs to its end: usage and latency are shown.
+    page.fill("#chat-max", "8")
+    page.fill("#chat-input", "And now?")
+    with page.expect_request(lambda r: r.url.endswith("/converse-stream")) as sent:
+        page.click("#chat-send")
+    second = json.loads(sent.value.post_data_buffer)
+    assert [m["role"] for m in second["messages"]] == ["user", "assistant", "user"]
+    wait(page, "document.getElementById('chat-status').textContent.includes('tokens')")
+    status = page.text_content("#chat-status")
+    assert "8 output" in status and "max_tokens" in status and "server" in status
+    page.click("#chat-code-toggle")
+    shot(page, "chat")
+
+    (tmp_path / "red.png").write_bytes(png_bytes())
+    bodies = run_boto3_snippet(page.text_content("#chat-code-python"), tmp_path, monkeypatch)
+    assert [json.loads(b) for b in bodies] == [second]  # botocore serialises Converse itself: the same JSON document
+
+
+# -- search, guardrails -----------------------------------------------------------------------------------------------
+
+def test_search_by_text_then_by_a_result(session: Session, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    page = session.open()
+    models_loaded(page)
+    page.click("#tab-search")
+    wait(page, f"[...document.querySelectorAll('#search-collection option')].some((o) => o.value === {json.dumps(COLLECTION)})", 20_000)
+    page.select_option("#search-collection", COLLECTION)
+    page.fill("#search-k", "5")
+    page.fill("#search-text", "赤い車")
+    with page.expect_request(lambda r: r.url.endswith("/search")) as sent:
+        page.keyboard.press("Enter")
+    body = sent.value.post_data_buffer
+    assert json.loads(body) == {"text": "赤い車", "k": 5}
+    wait(page, "document.querySelectorAll('#search-results tr').length === 5", 60_000)
+    scores = [float(x) for x in page.locator("#search-results td:nth-child(2)").all_text_contents()]
+    assert scores == sorted(scores, reverse=True)
+    third = page.text_content("#search-results tr:nth-child(3) th")
+    with page.expect_request(lambda r: r.url.endswith("/search")) as again:
+        page.click("#search-results tr:nth-child(3) button")
+    assert json.loads(again.value.post_data_buffer) == {"imagePath": third, "k": 5}
+    wait(page, f"document.querySelector('#search-results tr th')?.textContent === {json.dumps(third)}", 60_000)
+    assert float(page.text_content("#search-results tr:first-child td:nth-child(2)")) > 0.99  # the image itself
+    shot(page, "search", full_page=True)
+    page.click("#search-code-toggle")
+    assert page.text_content("#search-code h4") == "Python (urllib, standard library)"
+
+    sent_bodies: list[bytes] = []
+    real_urlopen = urllib.request.urlopen
+
+    def recording_urlopen(request: urllib.request.Request, *args: Any, **kwargs: Any) -> Any:
+        sent_bodies.append(bytes(request.data))  # type: ignore[arg-type]
+        return real_urlopen(request, *args, **kwargs)
+
+    monkeypatch.setattr(urllib.request, "urlopen", recording_urlopen)
+    monkeypatch.setenv("OUTCROP_API_KEY", API_KEY)
+    monkeypatch.chdir(tmp_path)
+    exec(compile(page.text_content("#search-code-python"), "snippet.py", "exec"), {"__name__": "__main__"})
+    assert sent_bodies == [again.value.post_data_buffer]
+
+
+def test_guardrail_on_text_and_an_image(session: Session, pg_server: ServerProcess, tmp_path: Path,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    control = boto3.client("bedrock", endpoint_url=pg_server.url)
+    created = control.create_guardrail(name="playground-words", blockedInputMessaging="Blocked by the playground test.",
+                                       blockedOutputsMessaging="Blocked output.",
+                                       wordPolicyConfig={"wordsConfig": [{"text": "project falcon"}]})
+    page = session.open()
+    models_loaded(page)
+    page.click("#tab-guardrails")
+    wait(page, f"[...document.querySelectorAll('#gr-id option')].some((o) => o.value === {json.dumps(created['guardrailId'])})", 20_000)
+    page.select_option("#gr-id", created["guardrailId"])
+    page.fill("#gr-text", "Tell me about Project Falcon.")
+    page.set_input_files("#gr-image", files=[{"name": "red.png", "mimeType": "image/png", "buffer": png_bytes()}])
+    page.select_option("#gr-scope", "FULL")
+    wait(page, "document.getElementById('gr-image-status').textContent.startsWith('red.png')", 10_000)  # read asynchronously
+    with page.expect_request(lambda r: r.url.endswith("/apply")) as sent:
+        page.click("#gr-apply")
+    document = json.loads(sent.value.post_data_buffer)
+    assert document["source"] == "INPUT" and document["outputScope"] == "FULL"
+    assert document["content"][0] == {"text": {"text": "Tell me about Project Falcon."}}
+    assert document["content"][1]["image"]["format"] == "png"
+    page.wait_for_selector("#gr-result", state="visible", timeout=60_000)
+    assert page.text_content("#gr-action").startswith("GUARDRAIL_INTERVENED")
+    assert page.text_content("#gr-outputs") == "Blocked by the playground test."
+    assessments = json.loads(page.text_content("#gr-assessments"))
+    assert assessments[0]["wordPolicy"]["customWords"][0]["match"].lower() == "project falcon"
+    shot(page, "guardrails", full_page=True)
+    page.click("#gr-code-toggle")
+
+    (tmp_path / "red.png").write_bytes(png_bytes())
+    bodies = run_boto3_snippet(page.text_content("#gr-code-python"), tmp_path, monkeypatch)
+    assert [json.loads(b) for b in bodies] == [document]
+
+
+# -- language, keys, origins ------------------------------------------------------------------------------------------
+
+def test_language_switch(session: Session) -> None:
+    page = session.open()
+    models_loaded(page)
+    keys = page.evaluate("async () => (await import('/playground/js/i18n.js')).STRING_KEYS")
+    assert sorted(keys["en"]) == sorted(keys["ja"])
+    english = page.eval_on_selector_all("[data-i18n]", "els => els.map((e) => e.textContent)")
+    page.click("#lang")
+    assert page.get_attribute("html", "lang") == "ja"
+    assert page.text_content("#tab-images") == "画像"
+    japanese = page.eval_on_selector_all("[data-i18n]", "els => els.map((e) => e.textContent)")
+    same = [en for en, ja in zip(english, japanese) if en == ja and not en.isascii()]
+    assert sum(en != ja for en, ja in zip(english, japanese)) >= len(english) - 4, same  # brand names stay
+    page.click("#tab-models")
+    wait(page, "document.querySelectorAll('#models-table tbody tr').length > 0", 20_000)
+    assert "プロファイル test" in page.text_content("#health-summary")
+    shot(page, "models-ja")
+    page.reload()  # the choice is remembered
+    assert page.get_attribute("html", "lang") == "ja"
+    page.click("#lang")
+    assert page.text_content("#tab-images") == "Images"
+
+
+def test_missing_then_bad_then_good_key(browser: Any, pg_server: ServerProcess) -> None:
+    s = Session(browser, pg_server, key=None)
+    try:
+        page = s.open()
+        page.wait_for_selector("#key-form", state="visible", timeout=20_000)
+        assert page.text_content("#key-reason") == "This server requires an API key."
+        assert page.evaluate("() => document.activeElement.id") == "key-input"
+        page.fill("#key-input", "not-the-key")
+        page.keyboard.press("Enter")
+        wait(page, "document.getElementById('key-reason').textContent.includes('refused')", 20_000)
+        assert "API Key is valid" in page.text_content("#key-reason")
+        page.fill("#key-input", API_KEY)
+        page.keyboard.press("Enter")
+        page.wait_for_selector("#key-form", state="hidden", timeout=20_000)
+        models_loaded(page)
+        assert page.evaluate("() => sessionStorage.getItem('outcrop.apiKey')") == API_KEY
+        assert page.evaluate("() => localStorage.getItem('outcrop.apiKey')") is None
+    finally:
+        s.close()
+
+
+ATTACKER = """<!doctype html><html lang="en"><title>elsewhere</title><body><script>
+fetch("TARGET/model/stability.stable-diffusion-xl-v1/invoke", {method: "POST", mode: "no-cors",
+  headers: {"Content-Type": "text/plain"}, body: JSON.stringify({text_prompts: [{text: "csrf"}]})});
+</script></body></html>"""
+
+
+def denied_count(url: str) -> float:
+    """InvokeModel requests the server answered with AccessDeniedException, from its metrics."""
+    lines = httpx.get(f"{url}/metrics").text.splitlines()
+    return sum(float(line.rsplit(" ", 1)[1]) for line in lines if line.startswith("outcrop_requests_total{")
+               and 'outcome="AccessDeniedException"' in line and 'operation="InvokeModel"' in line)
+
+
+def test_a_second_origin_is_refused(session: Session, pg_server: ServerProcess) -> None:
+    page_html = ATTACKER.replace("TARGET", pg_server.url).encode()
+
+    class Attacker(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.end_headers()
+            self.wfile.write(page_html)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    attacker = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Attacker)
+    threading.Thread(target=attacker.serve_forever, daemon=True).start()
+    other = f"http://127.0.0.1:{attacker.server_address[1]}"
+    refusals = denied_count(pg_server.url)
+    page = session.context.new_page()
+    session.context.unroute("**/*")  # this test visits a second origin on purpose
+    try:
+        with page.expect_response(lambda r: r.url.startswith(pg_server.url) and "/invoke" in r.url) as answered:
+            page.goto(other + "/")
+        response = answered.value
+        assert response.status == 403
+        # Refused before authentication (which would count as MissingAuthenticationTokenException). Playwright shows
+        # neither the opaque answer nor the Origin and Sec-Fetch-* headers Chromium adds; those are sent by hand below.
+        deadline = time.monotonic() + 10  # the server counts a request once its answer is sent
+        while denied_count(pg_server.url) < refusals + 1 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert denied_count(pg_server.url) == refusals + 1
+    finally:
+        attacker.shutdown()
+        page.close()
+
+    # The same refusals for requests written by hand; clients that send no Origin are not affected.
+    invoke = f"{pg_server.url}/model/amazon.titan-embed-image-v1/invoke"
+    auth = {"Authorization": f"Bearer {API_KEY}", "Content-Type": "application/json"}
+    body = json.dumps({"inputText": "hi"})
+    refused = httpx.post(invoke, headers={**auth, "Origin": other, "Sec-Fetch-Site": "same-site"}, content=body)
+    assert refused.status_code == 403 and "Cross-origin requests from" in refused.json()["message"]
+    assert httpx.post(invoke, headers={**auth, "Origin": "http://elsewhere.example"}, content=body).status_code == 403
+    assert httpx.post(invoke, headers={**auth, "Sec-Fetch-Site": "cross-site"}, content=body).status_code == 403
+    assert httpx.post(invoke, headers={**auth, "Origin": pg_server.url, "Sec-Fetch-Site": "same-origin"}, content=body).status_code == 200
+    assert httpx.post(invoke, headers=auth, content=body).status_code == 200
+    page_headers = httpx.get(pg_server.url + "/").headers
+    assert "frame-ancestors 'none'" in page_headers["content-security-policy"]
+    assert page_headers["x-frame-options"] == "DENY"
+
+
+def test_same_origin_rules_without_keys() -> None:
+    """With no keys (loopback only) the page's own origin is trusted only at a loopback host name: a DNS-rebinding
+    page whose origin 'equals' its Host is refused."""
+    with ThreadServer.for_profile("test") as server:
+        port = server.url.rsplit(":", 1)[1]
+        url = f"{server.url}/foundation-models"
+        own = httpx.get(url, headers={"Origin": server.url, "Sec-Fetch-Site": "same-origin"})
+        assert own.status_code == 200
+        local = httpx.get(url, headers={"Host": f"localhost:{port}", "Origin": f"http://localhost:{port}"})
+        assert local.status_code == 200
+        rebound = httpx.get(url, headers={"Host": f"rebind.example:{port}", "Origin": f"http://rebind.example:{port}"})
+        assert rebound.status_code == 403
+        assert httpx.get(url).status_code == 200  # no Origin: curl, boto3, the SDKs
+
+
+# -- /docs, keyboard, accessibility -----------------------------------------------------------------------------------
+
+def test_docs_render_offline(session: Session) -> None:
+    requested: list[str] = []
+    session.page.on("request", lambda r: requested.append(r.url))
+    page = session.open("/docs")
+    page.wait_for_selector(".swagger-ui .info .title", timeout=30_000)
+    assert "outcrop" in page.text_content(".swagger-ui .info .title")
+    page.wait_for_selector(".opblock", timeout=30_000)
+    assert requested and all(u.startswith(session.url) or u.startswith("data:") for u in requested), requested
+
+
+def test_keyboard_only_main_flow(session: Session) -> None:
+    page = session.open()
+    models_loaded(page)
+
+    def tab_to(element_id: str, key: str = "Tab", limit: int = 40) -> None:
+        for _ in range(limit):
+            page.keyboard.press(key)
+            if page.evaluate("() => document.activeElement.id") == element_id:
+                return
+        raise AssertionError(f"#{element_id} is not reachable with {key}")
+
+    tab_to("img-prompt")
+    page.keyboard.type("keyboard only")
+    tab_to("img-generate")
+    page.keyboard.press("Enter")
+    wait(page, "document.querySelectorAll('#gallery img').length > 0")
+    tab_to("tab-images", "Shift+Tab", 60)
+    page.keyboard.press("ArrowRight")
+    assert page.get_attribute("#tab-chat", "aria-selected") == "true"
+    assert page.is_visible("#panel-chat") and not page.is_visible("#panel-images")
+    tab_to("chat-input")
+    page.keyboard.type("hello")
+    page.keyboard.press("Control+Enter")
+    wait(page, "document.getElementById('chat-status').textContent.includes('tokens')")
+    assert page.locator("#transcript li").count() == 2
+
+
+def axe_violations(page: Any) -> list[dict[str, Any]]:
+    if not page.evaluate("() => typeof window.axe !== 'undefined'"):
+        page.evaluate(AXE.read_text(encoding="utf-8") + "\n;undefined")
+    result = page.evaluate("async () => (await axe.run(document, {resultTypes: ['violations']})).violations")
+    return [v for v in result if v["impact"] in ("serious", "critical")]
+
+
+@pytest.mark.parametrize("lang", ["en", "ja"])
+def test_accessibility(session: Session, lang: str) -> None:
+    page = session.open()
+    models_loaded(page)
+    if lang == "ja":
+        page.click("#lang")
+    page.fill("#img-prompt", "a lighthouse")
+    page.click("#img-generate")
+    wait(page, "document.querySelectorAll('#gallery img').length > 0")
+    page.click("#img-code-toggle")
+    problems = {"images": axe_violations(page)}
+    page.click("#tab-chat")
+    page.set_input_files("#chat-file", files=[{"name": "red.png", "mimeType": "image/png", "buffer": png_bytes()}])
+    wait(page, "document.querySelectorAll('#attachments img').length === 1", 10_000)
+    page.fill("#chat-input", "hi")
+    page.fill("#chat-max", "8")
+    page.click("#chat-send")
+    wait(page, "document.querySelectorAll('#transcript li').length === 2 && !document.getElementById('chat-live')")
+    problems["chat"] = axe_violations(page)
+    page.click("#tab-search")
+    wait(page, "document.querySelectorAll('#search-collection option').length > 0", 20_000)
+    page.fill("#search-text", "car")
+    page.click("#search-go")
+    wait(page, "document.querySelectorAll('#search-results tr').length > 0", 60_000)
+    problems["search"] = axe_violations(page)
+    page.click("#tab-guardrails")
+    wait(page, "document.querySelectorAll('#gr-id option').length > 0 || !document.getElementById('gr-empty').hidden", 20_000)
+    problems["guardrails"] = axe_violations(page)
+    page.click("#tab-models")
+    wait(page, "document.querySelectorAll('#models-table tbody tr').length > 0", 20_000)
+    problems["models"] = axe_violations(page)
+    assert all(not found for found in problems.values()), {
+        tab: [(v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3]) for v in found] for tab, found in problems.items()
+    }
