@@ -39,17 +39,16 @@ class SD3Engine(DiffusionEngine):
         absent = {name: None for name, value in index.items()
                   if not name.startswith("_") and (not isinstance(value, list) or value[0] is None)}
         base = StableDiffusion3Pipeline.from_pretrained(self.weights_dir, dtype=self.dtype,
-                                                        variant=self.entry.option("variant"), **absent)
+                                                        variant=self.options.variant, **absent)
         if self.device != "cpu":
             base.to(self.device)
         self.base = base
         self.img2img = StableDiffusion3Img2ImgPipeline.from_pipe(base)
         for pipe in (self.base, self.img2img):
             pipe.set_progress_bar_config(disable=True)
-        self.multiple = int(self.entry.option("size_multiple", base.vae_scale_factor * base.patch_size))
+        self.multiple = self.options.size_multiple or base.vae_scale_factor * base.patch_size
         if (found := self._companion("safety_checker")) is not None:
-            threshold = self.entry.option("safety_threshold")
-            self.safety = SafetyClassifier(_sub(found), self.device, None if threshold is None else float(threshold))
+            self.safety = SafetyClassifier(_sub(found), self.device, self.options.safety_threshold)
         torch.set_grad_enabled(False)
         logger.info("SD3 model %s ready on %s (%s); T5: %s, safety: %s", self.entry.weights, self.device, self.dtype,
                     base.text_encoder_3 is not None, self.safety is not None)
@@ -62,9 +61,10 @@ class SD3Engine(DiffusionEngine):
             raise _Cancelled()
         if task.mode not in ("txt2img", "img2img") or task.control_image is not None:
             raise ValueError(f"the SD3 engine runs txt2img and img2img only, not {task.mode}")
-        size = parts.render_size(task.width, task.height, self.entry.option("max_render_side"), self.multiple)
-        steps = parts.bedrock_steps_to_model(task.steps, self.entry.option("min_steps"), self.entry.option("max_steps"))
-        guidance = float(self.entry.option("fixed_guidance_scale", task.guidance_scale))
+        size = parts.render_size(task.width, task.height, self.options.max_render_side, self.multiple)
+        steps = parts.bedrock_steps_to_model(task.steps, self.options.min_steps, self.options.max_steps)
+        fixed = self.options.fixed_guidance_scale
+        guidance = task.guidance_scale if fixed is None else fixed
         positive = ", ".join(p.text for p in task.prompts if p.weight > 0)
         negative = ", ".join(p.text for p in task.prompts if p.weight < 0) or None
         kwargs: dict[str, Any] = {}

@@ -16,9 +16,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from pydantic import Field
+
 from outcrop.engines.base import Engine, pick_device, pick_dtype
 from outcrop.engines.scheduler import BatchScheduler, Job
 from outcrop.registry import ModelEntry
+from outcrop.registry.options import Options
 from outcrop.tasks.text_embedding import Side, TextEmbedTask
 
 logger = logging.getLogger(__name__)
@@ -26,17 +29,28 @@ logger = logging.getLogger(__name__)
 PROJECTION_SEED = 20240229
 
 
+class TextEmbeddingOptions(Options):
+    matryoshka: bool = Field(False, description="Trained with Matryoshka loss: shorter vectors are its leading dimensions.")
+    max_batch: int = Field(32, ge=1, description="Texts embedded in one forward pass.")
+    max_wait_ms: float = Field(4, ge=0, description="How long a batch waits for more requests.")
+    max_queue: int = Field(1024, ge=1, description="Queued requests beyond this get ThrottlingException.")
+    timeout_s: float = Field(30, gt=0, description="A request's budget, queueing included.")
+
+
 class TextEmbeddingEngine(Engine):
+    Options = TextEmbeddingOptions
+    options: TextEmbeddingOptions
+
     def __init__(self, entry: ModelEntry, weights_dir: Path) -> None:
         super().__init__(entry, weights_dir)
-        self.matryoshka = bool(entry.option("matryoshka", False))
+        self.matryoshka = self.options.matryoshka
         self.scheduler: BatchScheduler[TextEmbedTask, list[float]] = BatchScheduler(
             f"text-embed:{entry.model_id}",
             self._run_batch,
-            max_batch=int(entry.option("max_batch", 32)),
-            max_wait_s=float(entry.option("max_wait_ms", 4)) / 1000.0,
-            max_queue=int(entry.option("max_queue", 1024)),
-            timeout_s=float(entry.option("timeout_s", 30)),
+            max_batch=self.options.max_batch,
+            max_wait_s=self.options.max_wait_ms / 1000.0,
+            max_queue=self.options.max_queue,
+            timeout_s=self.options.timeout_s,
             batch_key=lambda task: task.prompt_name,
         )
         self._projections: dict[int, Any] = {}

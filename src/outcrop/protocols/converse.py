@@ -11,7 +11,7 @@ import json
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import Field
 
@@ -270,8 +270,8 @@ class Converse(Protocol):
     Options = ConverseOptions
     name = "converse"
     operations = frozenset({CONVERSE, CONVERSE_STREAM, COUNT_TOKENS})
-    input_modalities = ("TEXT", "IMAGE")
-    output_modalities = ("TEXT",)
+    input_modalities: ClassVar[tuple[str, ...]] = ("TEXT", "IMAGE")
+    output_modalities: ClassVar[tuple[str, ...]] = ("TEXT",)
 
     def parse(self, body: bytes, json_from_prompt: bool = True) -> ChatRequest:
         return parse_converse(body, json_from_prompt)

@@ -17,7 +17,7 @@ import base64
 import json
 import time
 from collections.abc import AsyncIterator
-from typing import Any, ClassVar, Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -25,6 +25,7 @@ from outcrop.errors import ValidationException
 from outcrop.protocols.base import (
     CONVERSE,
     CONVERSE_STREAM,
+    COUNT_TOKENS,
     INVOKE_MODEL,
     INVOKE_MODEL_STREAM,
     InvokeContext,
@@ -33,6 +34,8 @@ from outcrop.protocols.base import (
     require_json,
 )
 from outcrop.protocols.converse import ChatRequest, Converse, parse_converse
+from outcrop.protocols.offload import off_loop
+from outcrop.tasks.chat import ChatTask
 from outcrop.protocols.validation import parse_body
 from outcrop.tasks.chat import ChatResult
 
@@ -117,25 +120,28 @@ def _chunk(event: dict[str, Any]) -> tuple[str, dict[str, str]]:
 
 class NovaMessages(Converse):
     name = "nova-messages"
-    operations = frozenset({INVOKE_MODEL, INVOKE_MODEL_STREAM, CONVERSE, CONVERSE_STREAM})
+    operations = frozenset({INVOKE_MODEL, INVOKE_MODEL_STREAM, CONVERSE, CONVERSE_STREAM, COUNT_TOKENS})
     text_only = False
 
-    def parse_invoke(self, ctx: InvokeContext) -> ChatRequest:
-        require_json(ctx.content_type, ctx.accept)
-        return parse_nova(ctx.body, bool(ctx.entry.option("json_from_prompt", True)), self.text_only)
+    def parse_invoke(self, ctx: InvokeContext, body: bytes | None = None) -> ChatTask:
+        return parse_nova(ctx.body if body is None else body, self.options(ctx.entry).json_from_prompt, self.text_only).task
 
-    def _parse(self, ctx: InvokeContext) -> ChatRequest:
+    async def _nova_request(self, ctx: InvokeContext) -> ChatRequest:
+        require_json(ctx.content_type, ctx.accept)
+        return await off_loop(parse_nova, ctx.body, self.options(ctx.entry).json_from_prompt, self.text_only)
+
+    async def _parse(self, ctx: InvokeContext, body: bytes | None = None) -> ChatRequest:
         if self.text_only:
             try:
-                document = json.loads(ctx.body)
+                document = json.loads(ctx.body if body is None else body)
             except (UnicodeDecodeError, json.JSONDecodeError):
                 document = None
             if isinstance(document, dict) and isinstance(document.get("messages"), list):
                 _refuse_images(document["messages"])
-        return super()._parse(ctx)
+        return await super()._parse(ctx, body)
 
     async def invoke_model(self, ctx: InvokeContext) -> InvokeReply:
-        request = self.parse_invoke(ctx)
+        request = await self._nova_request(ctx)
         engine = await ctx.engine()
         result = await engine.generate(request.task)
         body = {"output": {"message": {"role": "assistant", "content": [{"text": result.text}]}},
@@ -146,7 +152,7 @@ class NovaMessages(Converse):
 
     async def invoke_model_stream(self, ctx: InvokeContext) -> StreamReply:
         started = time.monotonic()
-        request = self.parse_invoke(ctx)
+        request = await self._nova_request(ctx)
         engine = await ctx.engine()
         stream = await engine.open_stream(request.task)
         return StreamReply(events=_nova_events(stream, started), headers={"X-Amzn-Bedrock-Content-Type": "application/json"})
@@ -156,7 +162,7 @@ class NovaTextMessages(NovaMessages):
     """Nova Micro: text in, text out."""
 
     name = "nova-text-messages"
-    input_modalities: ClassVar[tuple[str, ...]] = ("TEXT",)
+    input_modalities = ("TEXT",)
     text_only = True
 
 
