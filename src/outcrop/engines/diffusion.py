@@ -256,15 +256,19 @@ class DiffusionEngine(Engine):
             **embeds, **kwargs, width=size[0], height=size[1], num_inference_steps=steps, guidance_scale=guidance,
             generator=generators, callback_on_step_end=on_step,
         )
+        return ImageResult(images=self.finish(task, output.images), mask_png=mask_png)
+
+    def finish(self, task: ImageTask, rendered: Sequence[Image.Image]) -> list[GeneratedImage]:
+        """Rendered images at the requested size, checked by the safety classifier, as PNGs."""
         images = [im.resize((task.width, task.height), Image.Resampling.LANCZOS) if im.size != (task.width, task.height)
-                  else im for im in output.images]
+                  else im for im in rendered]
         flags = self.safety.flags(images) if self.safety is not None else [False] * len(images)
         results = []
         for image, seed, flagged in zip(images, task.seeds, flags):
             if flagged and task.flagged_blackout:
                 image = Image.new("RGB", image.size, (0, 0, 0))
             results.append(GeneratedImage(png=self._png(image), seed=seed, flagged=flagged))
-        return ImageResult(images=results, mask_png=mask_png)
+        return results
 
 
 def _sub(found: tuple[Path, str | None]) -> Path:

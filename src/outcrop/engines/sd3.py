@@ -19,7 +19,7 @@ from PIL import Image
 from outcrop.engines import diffusion_parts as parts
 from outcrop.engines.base import pick_device, pick_dtype
 from outcrop.engines.diffusion import DiffusionEngine, _Cancelled, _sub
-from outcrop.tasks.image_generation import GeneratedImage, ImageResult, ImageTask
+from outcrop.tasks.image_generation import ImageResult, ImageTask
 
 logger = logging.getLogger(__name__)
 
@@ -88,12 +88,4 @@ class SD3Engine(DiffusionEngine):
         output = pipe(prompt=[positive] * len(task.seeds), negative_prompt=[negative] * len(task.seeds) if negative else None,
                       num_inference_steps=steps, guidance_scale=guidance, generator=generators,
                       callback_on_step_end=on_step, **kwargs)
-        images = [im.resize((task.width, task.height), Image.Resampling.LANCZOS) if im.size != (task.width, task.height)
-                  else im for im in output.images]
-        flags = self.safety.flags(images) if self.safety is not None else [False] * len(images)
-        results = []
-        for image, seed, flagged in zip(images, task.seeds, flags):
-            if flagged and task.flagged_blackout:
-                image = Image.new("RGB", image.size, (0, 0, 0))
-            results.append(GeneratedImage(png=self._png(image), seed=seed, flagged=flagged))
-        return ImageResult(images=results)
+        return ImageResult(images=self.finish(task, output.images))
