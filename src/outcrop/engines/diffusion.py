@@ -35,7 +35,7 @@ from outcrop.engines.scheduler import BatchScheduler, Job
 from outcrop.engines.weights import fetch_repo
 from outcrop.errors import BedrockError, ModelErrorException, ValidationException
 from outcrop.registry import ModelEntry
-from outcrop.registry.options import Options
+from outcrop.engines.budgets import BudgetOptions
 from outcrop.tasks.image_generation import GeneratedImage, ImageResult, ImageTask
 
 logger = logging.getLogger(__name__)
@@ -47,9 +47,8 @@ class _Cancelled(Exception):
     """The client went away mid-generation; the result would be thrown away, so stop now."""
 
 
-class DiffusionOptions(Options):
+class DiffusionOptions(BudgetOptions):
     max_queue: int = Field(8, ge=1, description="Queued requests beyond this get ThrottlingException.")
-    timeout_s: float = Field(55, gt=0, description="A request's budget, queueing included.")
     # zlib level of the PNGs sent back: 6 (PIL's default) is ~6x slower than 1 on a 1024² image
     # (0.37 s vs 0.06 s on CPU) for ~15% smaller files.
     png_compress_level: int = Field(6, ge=0, le=9)
@@ -82,7 +81,7 @@ class DiffusionEngine(Engine):
             self._run_batch,
             max_batch=1,  # a request's images are already one batch; requests run one at a time
             max_queue=self.options.max_queue,
-            timeout_s=self.options.timeout_s,
+            timeout_s=self.options.request_budget_s,
         )
         self.step_listener: StepListener | None = None  # the CLI's progress bar
         self.png_compress_level = self.options.png_compress_level

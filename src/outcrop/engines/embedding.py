@@ -19,7 +19,7 @@ from outcrop.engines.base import Engine, pick_device, pick_dtype
 from outcrop.engines.scheduler import BatchScheduler, Job
 from outcrop.errors import ValidationException
 from outcrop.registry import ModelEntry
-from outcrop.registry.options import Options
+from outcrop.engines.budgets import BudgetOptions
 from outcrop.tasks.embedding import EmbedResult, EmbedTask
 
 logger = logging.getLogger(__name__)
@@ -27,12 +27,11 @@ logger = logging.getLogger(__name__)
 PROJECTION_SEED = 20240229
 
 
-class EmbeddingOptions(Options):
+class EmbeddingOptions(BudgetOptions):
     max_text_tokens: int = Field(128, ge=1, description="Longer texts are refused (Titan G1: 128 tokens).")
     max_batch: int = Field(32, ge=1, description="Requests embedded in one forward pass.")
     max_wait_ms: float = Field(4, ge=0, description="How long a batch waits for more requests.")
     max_queue: int = Field(256, ge=1, description="Queued requests beyond this get ThrottlingException.")
-    timeout_s: float = Field(30, gt=0, description="A request's budget, queueing included.")
 
 
 class EmbeddingEngine(Engine):
@@ -48,7 +47,7 @@ class EmbeddingEngine(Engine):
             max_batch=self.options.max_batch,
             max_wait_s=self.options.max_wait_ms / 1000.0,
             max_queue=self.options.max_queue,
-            timeout_s=self.options.timeout_s,
+            timeout_s=self.options.request_budget_s,
         )
         self._projections: dict[int, Any] = {}
         # A fast tokenizer keeps its padding/truncation settings on the shared Rust object and resets them

@@ -21,7 +21,7 @@ from pydantic import Field
 from outcrop.engines.base import Engine, pick_device, pick_dtype
 from outcrop.engines.scheduler import BatchScheduler, Job
 from outcrop.registry import ModelEntry
-from outcrop.registry.options import Options
+from outcrop.engines.budgets import BudgetOptions
 from outcrop.tasks.text_embedding import Side, TextEmbedTask
 
 logger = logging.getLogger(__name__)
@@ -29,12 +29,11 @@ logger = logging.getLogger(__name__)
 PROJECTION_SEED = 20240229
 
 
-class TextEmbeddingOptions(Options):
+class TextEmbeddingOptions(BudgetOptions):
     matryoshka: bool = Field(False, description="Trained with Matryoshka loss: shorter vectors are its leading dimensions.")
     max_batch: int = Field(32, ge=1, description="Texts embedded in one forward pass.")
     max_wait_ms: float = Field(4, ge=0, description="How long a batch waits for more requests.")
     max_queue: int = Field(1024, ge=1, description="Queued requests beyond this get ThrottlingException.")
-    timeout_s: float = Field(30, gt=0, description="A request's budget, queueing included.")
 
 
 class TextEmbeddingEngine(Engine):
@@ -50,7 +49,7 @@ class TextEmbeddingEngine(Engine):
             max_batch=self.options.max_batch,
             max_wait_s=self.options.max_wait_ms / 1000.0,
             max_queue=self.options.max_queue,
-            timeout_s=self.options.timeout_s,
+            timeout_s=self.options.request_budget_s,
             batch_key=lambda task: task.prompt_name,
         )
         self._projections: dict[int, Any] = {}

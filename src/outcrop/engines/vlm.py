@@ -24,7 +24,7 @@ from outcrop.engines.ocr import OcrGrounding
 from outcrop.engines.scheduler import BatchScheduler, Job
 from outcrop.errors import ValidationException
 from outcrop.registry import ModelEntry
-from outcrop.registry.options import Options
+from outcrop.engines.budgets import BudgetOptions
 from outcrop.tasks.chat import ChatResult, ChatTask, Prepared, TextPart
 
 logger = logging.getLogger(__name__)
@@ -75,11 +75,10 @@ class ChatStream:
                 self._job.cancel()  # the scheduler sets job.cancelled; the worker stops at the next token
 
 
-class VisionChatOptions(Options):
+class VisionChatOptions(BudgetOptions):
     default_temperature: float = Field(0.0, ge=0, description="Temperature when a request sets none (0: greedy).")
     stream_timeout_s: float = Field(600, gt=0, description="A streamed answer's budget.")
     max_queue: int = Field(32, ge=1, description="Queued requests beyond this get ThrottlingException.")
-    timeout_s: float = Field(55, gt=0, description="A non-streaming request's budget, queueing included.")
     cpu_threads: int | None = Field(None, ge=1, description="torch intra-op threads on a CPU (process-wide).")
     max_pixels: int | None = Field(None, ge=1, description="The image processor's pixel budget per image.")
     min_pixels: int = Field(3136, ge=1)
@@ -104,7 +103,7 @@ class VisionChatEngine(Engine):
             self._run_batch,
             max_batch=1,
             max_queue=self.options.max_queue,
-            timeout_s=self.options.timeout_s,
+            timeout_s=self.options.request_budget_s,
         )
 
     # -- loading ---------------------------------------------------------------------------------
