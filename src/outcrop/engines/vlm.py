@@ -21,6 +21,7 @@ from pydantic import Field
 
 from outcrop.engines.base import Engine, pick_device, pick_dtype
 from outcrop.engines.ocr import OcrGrounding
+from outcrop.engines.quantization import Scheme
 from outcrop.engines.scheduler import BatchScheduler, Job
 from outcrop.errors import ValidationException
 from outcrop.registry import ModelEntry
@@ -87,6 +88,8 @@ class VisionChatOptions(BudgetOptions):
     ocr_grounding: bool = Field(False, description="Tesseract's reading as context for text-reading requests.")
     ocr_languages: str = "jpn+eng"
     ocr_timeout_s: float = Field(60, gt=0)
+    quantize: Scheme = Field("none", description="Decode the language model with int8/int4 weights (CPU, bf16 only).")
+    quantize_decode_rows: int = Field(16, ge=1, description="Matmuls with at most this many rows use the quantized weights.")
 
 
 class VisionChatEngine(Engine):
@@ -121,6 +124,10 @@ class VisionChatEngine(Engine):
         kwargs = {}
         if self.options.max_pixels:
             kwargs = {"max_pixels": self.options.max_pixels, "min_pixels": self.options.min_pixels}
+        if self.device == "cpu" and self.options.quantize != "none":
+            from outcrop.engines.quantization import quantize_language_model
+
+            quantize_language_model(self.model, self.options.quantize, decode_rows=self.options.quantize_decode_rows)
         self.processor = AutoProcessor.from_pretrained(self.weights_dir, **kwargs)
         self.tokenizer = self.processor.tokenizer
         text_config = getattr(self.model.config, "text_config", self.model.config)
