@@ -60,6 +60,8 @@ class DiffusionOptions(BudgetOptions):
     safety_checker: str | None = None
     clipseg: str | None = None
     matting: str | None = None
+    tiny_vae: str | None = Field(None, description="A tiny autoencoder (TAESD-XL class) in place of the full VAE: "
+                                 "decodes in a fraction of the time at some cost in fine detail.")
     safety_threshold: float | None = Field(None, description="Replaces the safety checker's trained thresholds.")
     mask_threshold: float = Field(0.4, ge=0, le=1, description="CLIPSeg probability that joins the mask.")
     foreground_prompt: str = "the main subject in the foreground"
@@ -89,7 +91,8 @@ class DiffusionEngine(Engine):
         self.safety = self.segmenter = self.background = None
 
     # -- loading ---------------------------------------------------------------------------------
-    COMPANION_OPTIONS = ("inpaint_unet", "controlnet_canny", "controlnet_segmentation", "safety_checker", "clipseg", "matting")
+    COMPANION_OPTIONS = ("inpaint_unet", "controlnet_canny", "controlnet_segmentation", "safety_checker", "clipseg", "matting",
+                         "tiny_vae")
 
     @classmethod
     def companion_repos(cls, entry: ModelEntry) -> list[str]:
@@ -123,25 +126,30 @@ class DiffusionEngine(Engine):
         self.device = pick_device(self.entry.device)
         self.dtype = pick_dtype(self.entry.dtype, self.device)
         variant = self.options.variant
-        base = StableDiffusionXLPipeline.from_pretrained(self.weights_dir, dtype=self.dtype, variant=variant)
+        replaced: dict[str, Any] = {}
+        if (found := self._companion("tiny_vae")) is not None:  # from_pipe checks the VAE's type: pass it to each
+            from diffusers import AutoencoderTiny
+
+            replaced["vae"] = AutoencoderTiny.from_pretrained(found[0], subfolder=found[1], dtype=self.dtype)
+        base = StableDiffusionXLPipeline.from_pretrained(self.weights_dir, dtype=self.dtype, variant=variant, **replaced)
         if self.device != "cpu":
             base.to(self.device)
         base.set_progress_bar_config(disable=True)
         self.base = base
         self.base_scheduler_config = dict(base.scheduler.config)
-        self.img2img = StableDiffusionXLImg2ImgPipeline.from_pipe(base)
+        self.img2img = StableDiffusionXLImg2ImgPipeline.from_pipe(base, **replaced)
         inpaint_unet = None
         if (found := self._companion("inpaint_unet")) is not None:
             inpaint_unet = UNet2DConditionModel.from_pretrained(found[0], subfolder=found[1], dtype=self.dtype)
             if self.device != "cpu":
                 inpaint_unet.to(self.device)
-        self.inpaint = StableDiffusionXLInpaintPipeline.from_pipe(base, **({"unet": inpaint_unet} if inpaint_unet else {}))
+        self.inpaint = StableDiffusionXLInpaintPipeline.from_pipe(base, **replaced, **({"unet": inpaint_unet} if inpaint_unet else {}))
         for mode in ("canny", "segmentation"):
             if (found := self._companion(f"controlnet_{mode}")) is not None:
                 net = ControlNetModel.from_pretrained(found[0], subfolder=found[1], dtype=self.dtype)
                 if self.device != "cpu":
                     net.to(self.device)
-                self.controlnets[mode] = StableDiffusionXLControlNetPipeline.from_pipe(base, controlnet=net)
+                self.controlnets[mode] = StableDiffusionXLControlNetPipeline.from_pipe(base, controlnet=net, **replaced)
         for pipe in (self.img2img, self.inpaint, *self.controlnets.values()):
             pipe.set_progress_bar_config(disable=True)
         self.multiple = self.options.size_multiple or base.vae_scale_factor * 8

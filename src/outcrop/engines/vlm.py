@@ -88,6 +88,7 @@ class VisionChatOptions(BudgetOptions):
     ocr_grounding: bool = Field(False, description="Tesseract's reading as context for text-reading requests.")
     ocr_languages: str = "jpn+eng"
     ocr_timeout_s: float = Field(60, gt=0)
+    attention: str = Field("sdpa", description="transformers' attn_implementation for the vision tower and the decoder.")
     quantize: Scheme = Field("none", description="Decode the language model with int8/int4 weights (CPU, bf16 only).")
     quantize_decode_rows: int = Field(16, ge=1, description="Matmuls with at most this many rows use the quantized weights.")
 
@@ -120,7 +121,8 @@ class VisionChatEngine(Engine):
             from outcrop.engines.cpu_threads import apply_cpu_threads
 
             apply_cpu_threads(self.options.cpu_threads)
-        self.model = AutoModelForImageTextToText.from_pretrained(self.weights_dir, dtype=self.dtype).to(self.device).eval()
+        self.model = AutoModelForImageTextToText.from_pretrained(
+            self.weights_dir, dtype=self.dtype, attn_implementation=self.options.attention).to(self.device).eval()
         kwargs = {}
         if self.options.max_pixels:
             kwargs = {"max_pixels": self.options.max_pixels, "min_pixels": self.options.min_pixels}
