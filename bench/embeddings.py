@@ -138,7 +138,7 @@ def in_process(requests: list[dict[str, Any]], server_args: list[str]) -> tuple[
     from outcrop.engines.embedding import EmbeddingEngine
     from outcrop.engines.scheduler import Job
     from outcrop.engines.weights import resolve_weights
-    from outcrop.protocols.titan_embed_image import TitanEmbedImage
+    from outcrop.protocols.titan_embed_image import TitanEmbedImage, checked_tokens
     from outcrop.registry import load_model_table
 
     profile = server_args[server_args.index("--profile") + 1] if "--profile" in server_args else "test"
@@ -153,7 +153,7 @@ def in_process(requests: list[dict[str, Any]], server_args: list[str]) -> tuple[
     for body in requests:
         task = protocol.parse(json.dumps(body).encode())
         try:
-            engine.check(task)
+            checked_tokens(engine, task)
         except Exception:
             continue
         accepted.append(body)

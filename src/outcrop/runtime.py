@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from outcrop.config import Settings
 from outcrop.engines import engine_class
@@ -30,6 +30,7 @@ from outcrop.protocols.base import (
 from outcrop.registry import ModelEntry, ModelTable, load_model_table
 from outcrop.registry.aliases import validate_model_id
 from outcrop.retries import RetryJoiner, retry_key
+from outcrop.tasks.chat import ChatModel
 
 logger = logging.getLogger(__name__)
 
@@ -68,7 +69,8 @@ class Runtime:
         pool = EnginePool(table, settings.cache_dir, load_wait_s=settings.load_wait_s)
         return cls(settings=settings, table=table, pool=pool, engine_wait_s=engine_wait_s)
 
-    def resolve(self, operation: str, model_id: str, headers: Mapping[str, str] | None = None) -> tuple[ModelEntry, Protocol]:
+    def resolve(self, operation: str, model_id: str, headers: Mapping[str, str] | None = None,
+                ) -> tuple[ModelEntry, Protocol[Any]]:
         """The entry and protocol that serve `operation` on `model_id`, or Bedrock's refusal."""
         validate_model_id(model_id, _ID_SHAPES.get(operation, "InvokeModelIdentifier"))
         entry = self.table.resolve(model_id)
@@ -92,7 +94,7 @@ class Runtime:
         entry, protocol = self.resolve(operation, model_id, headers)
         raw = body if isinstance(body, bytes) else await body()
         accept = headers.get("x-amzn-bedrock-accept") if operation == INVOKE_MODEL_STREAM else headers.get("accept")
-        ctx = InvokeContext(
+        ctx: InvokeContext[Any] = InvokeContext(
             model_id=model_id, entry=entry, body=raw, headers=headers, request_id=request_id,
             engine=lambda: self.pool.get(entry, wait_s=self.engine_wait_s),
             content_type=headers.get("content-type"), accept=accept,
@@ -105,7 +107,7 @@ class Runtime:
         reply: InvokeReply = await self.retries.run(key, lambda: self._call(protocol, operation, ctx))
         return reply
 
-    async def _call(self, protocol: Protocol, operation: str, ctx: InvokeContext) -> Any:
+    async def _call(self, protocol: Protocol[Any], operation: str, ctx: InvokeContext[Any]) -> Any:
         """The protocol's answer; anything unexpected becomes a clean Bedrock error, logged in full here."""
         try:
             return await getattr(protocol, METHODS[operation])(ctx)
@@ -115,7 +117,7 @@ class Runtime:
             logger.error("%s on %s failed, request id %s", operation, ctx.model_id, ctx.request_id, exc_info=exc)
             raise public_failure(exc, ctx.model_id, ctx.request_id) from exc
 
-    async def chat_engine(self, model_id: str) -> Any:
+    async def chat_engine(self, model_id: str) -> ChatModel:
         """The engine behind `model_id` when its protocol supports Converse (the `InvokeContext.chat_engine`
         accessor); a configured id that is missing or not a chat model is the deployment's error."""
         try:
@@ -125,12 +127,24 @@ class Runtime:
         if entry is None or CONVERSE not in get_protocol(entry.protocol).operations:
             raise ModelErrorException(f"This deployment's helper model '{model_id}' is not a chat model it serves.",
                                       originalStatusCode=500, resourceName=model_id)
-        return await self.pool.get(entry, wait_s=self.engine_wait_s)
+        engine = await self.pool.get(entry, wait_s=self.engine_wait_s)
+        if ChatModel not in engine.interfaces:
+            raise ModelErrorException(f"This deployment's helper model '{model_id}' is not a chat model it serves.",
+                                      originalStatusCode=500, resourceName=model_id)
+        return cast(ChatModel, engine)
 
 
 def check_options(table: ModelTable) -> None:
-    """Every entry's engine and protocol options against their declarations: a typo in a profile or a
-    `--models` file stops start-up with the entry's file, id and the option's name (a ValueError)."""
+    """Every entry's engine and protocol options against their declarations, and its engine against the
+    interface its protocol calls: a typo in a profile or a `--models` file, or a protocol paired with an
+    engine of another task kind, stops start-up with the entry's file and id (a ValueError)."""
     for entry in table:
-        engine_class(entry.engine).parse_options(entry)
-        get_protocol(entry.protocol).options(entry)
+        engine = engine_class(entry.engine)
+        protocol = get_protocol(entry.protocol)
+        engine.parse_options(entry)
+        protocol.options(entry)
+        wanted = protocol.engine_interface
+        if wanted is not None and wanted not in engine.interfaces:
+            offered = ", ".join(i.__name__ for i in engine.interfaces) or "no typed interface"
+            raise ValueError(f"{entry.source}: model {entry.model_id!r}: protocol {entry.protocol!r} calls a "
+                             f"{wanted.__name__} engine, and engine {entry.engine!r} offers {offered}")

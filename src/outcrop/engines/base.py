@@ -18,6 +18,9 @@ class Engine(ABC):
 
     # The options this engine reads from the model table (registry/options.py).
     Options: ClassVar[type[Options]] = Options
+    # The typed task interfaces it offers (outcrop.tasks.*: Embedder, ChatModel, ...); a protocol's
+    # `engine_interface` must be one of them.
+    interfaces: ClassVar[tuple[type[Any], ...]] = ()
 
     def __init__(self, entry: ModelEntry, weights_dir: Path) -> None:
         self.entry = entry

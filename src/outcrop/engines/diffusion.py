@@ -8,8 +8,8 @@ ModelTimeoutException); a request whose client has gone is dropped before it run
 the next denoising step (the step callback raises), so abandoned work never runs to the end.
 
 Options (TOML `options`): max_render_side (render at most this size, then resize to the requested
-one), size_multiple, min_steps/max_steps (map Bedrock's 10..150 steps linearly onto a distilled model's
-few), fixed_guidance_scale (turbo models run without CFG), inpaint_unet, controlnet_canny,
+one), size_multiple, min_steps/max_steps (map a task's steps, counted on its `step_scale`, linearly onto a
+distilled model's few), fixed_guidance_scale (turbo models run without CFG), inpaint_unet, controlnet_canny,
 controlnet_segmentation, safety_checker, safety_threshold, clipseg, mask_threshold, matting,
 foreground_prompt, png_compress_level (zlib level of the PNGs returned), max_queue, timeout_s
 (`DiffusionOptions` declares them). Companion values are a
@@ -33,10 +33,12 @@ from outcrop.engines.base import Engine, pick_device, pick_dtype
 from outcrop.engines.failures import is_out_of_memory, release_device_memory
 from outcrop.engines.scheduler import BatchScheduler, Job
 from outcrop.engines.weights import fetch_repo
-from outcrop.errors import BedrockError, ModelErrorException, ValidationException
+from outcrop.errors import BedrockError, ModelErrorException
 from outcrop.registry import ModelEntry
 from outcrop.engines.budgets import BudgetOptions
-from outcrop.tasks.image_generation import GeneratedImage, ImageResult, ImageTask
+from outcrop.tasks.image_generation import (
+    ControlMode, GeneratedImage, ImageCapabilities, ImageGenerator, ImageResult, ImageTask, Mode,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -67,13 +69,14 @@ class DiffusionOptions(BudgetOptions):
     foreground_prompt: str = "the main subject in the foreground"
     size_multiple: int | None = Field(None, ge=1, description="Render sizes round to this; default: the latent grid.")
     max_render_side: int | None = Field(None, ge=8, description="Render at most this many px a side, then resize.")
-    min_steps: int | None = Field(None, ge=1, description="With max_steps: Bedrock's 10..150 steps map onto these.")
+    min_steps: int | None = Field(None, ge=1, description="With max_steps: a task's steps map linearly onto these.")
     max_steps: int | None = Field(None, ge=1)
     fixed_guidance_scale: float | None = Field(None, description="A guidance scale every request uses (distilled models).")
 
 
 class DiffusionEngine(Engine):
     Options = DiffusionOptions
+    interfaces = (ImageGenerator,)
     options: DiffusionOptions
 
     def __init__(self, entry: ModelEntry, weights_dir: Path) -> None:
@@ -173,17 +176,20 @@ class DiffusionEngine(Engine):
         await self.scheduler.stop()
 
     # -- serving ---------------------------------------------------------------------------------
-    def check(self, task: ImageTask) -> None:
-        """What only the engine knows: which optional parts this deployment has."""
-        if task.control_image is not None and task.control_mode not in self.controlnets:
-            raise ValidationException(f"This model has no {task.control_mode.upper()} control model configured.")
-        if task.mask_prompt is not None and self.segmenter is None:
-            raise ValidationException("This model has no segmentation model configured for maskPrompt; send maskImage.")
-        if task.mode == "remove_background" and self.background is None:
-            raise ValidationException("This model has no segmentation model configured for BACKGROUND_REMOVAL.")
+    @property
+    def capabilities(self) -> ImageCapabilities:
+        """What this deployment has models for: the edits, conditioning and mask prompts it can run."""
+        modes: set[Mode] = {"txt2img", "img2img", "inpaint"}
+        if self.background is not None:
+            modes.add("remove_background")
+        controls: tuple[ControlMode, ...] = ("canny", "segmentation")
+        return ImageCapabilities(
+            modes=frozenset(modes), control_modes=frozenset(mode for mode in controls if mode in self.controlnets),
+            mask_prompts=self.segmenter is not None, samplers=frozenset(parts.SAMPLERS),
+            step_range=step_range(self.options),
+        )
 
     async def generate(self, task: ImageTask) -> ImageResult:
-        self.check(task)
         return await self.scheduler.submit(task)
 
     # -- the worker thread -----------------------------------------------------------------------
@@ -221,7 +227,7 @@ class DiffusionEngine(Engine):
             return ImageResult(images=[GeneratedImage(png=self._png(cutout), seed=task.seeds[0])])
         size = parts.render_size(task.width, task.height, self.options.max_render_side, self.multiple)
         count = len(task.seeds)
-        steps = parts.bedrock_steps_to_model(task.steps, self.options.min_steps, self.options.max_steps)
+        steps = parts.model_steps(task.steps, task.step_scale, self.options.min_steps, self.options.max_steps)
         fixed = self.options.fixed_guidance_scale
         guidance = task.guidance_scale if fixed is None else fixed
         mask_png = None
@@ -276,6 +282,12 @@ class DiffusionEngine(Engine):
                 image = Image.new("RGB", image.size, (0, 0, 0))
             results.append(GeneratedImage(png=self._png(image), seed=seed, flagged=flagged))
         return results
+
+
+def step_range(options: DiffusionOptions) -> tuple[int, int] | None:
+    """The engine's own (min, max) steps where its options fix them (distilled models)."""
+    low, high = options.min_steps, options.max_steps
+    return (low, high) if low and high else None
 
 
 def _sub(found: tuple[Path, str | None]) -> Path:

@@ -10,25 +10,25 @@ from typing import Any
 
 from PIL import Image
 
-from outcrop.tasks.image_generation import WeightedPrompt
+from outcrop.tasks.image_generation import Sampler, WeightedPrompt
 
-# Bedrock/Stability sampler names -> (diffusers scheduler class, extra config). diffusers has no
-# DPM++ 2S ancestral; its single-step DPM-Solver++ (2nd order) is the nearest and is documented as such.
-SAMPLERS: dict[str, tuple[str, dict[str, Any]]] = {
-    "DDIM": ("DDIMScheduler", {}),
-    "DDPM": ("DDPMScheduler", {}),
-    "K_DPMPP_2M": ("DPMSolverMultistepScheduler", {"algorithm_type": "dpmsolver++", "solver_order": 2, "use_karras_sigmas": True}),
-    "K_DPMPP_2S_ANCESTRAL": ("DPMSolverSinglestepScheduler", {"algorithm_type": "dpmsolver++", "solver_order": 2}),
-    "K_DPM_2": ("KDPM2DiscreteScheduler", {}),
-    "K_DPM_2_ANCESTRAL": ("KDPM2AncestralDiscreteScheduler", {}),
-    "K_EULER": ("EulerDiscreteScheduler", {}),
-    "K_EULER_ANCESTRAL": ("EulerAncestralDiscreteScheduler", {}),
-    "K_HEUN": ("HeunDiscreteScheduler", {}),
-    "K_LMS": ("LMSDiscreteScheduler", {}),
+# Sampling algorithm -> (diffusers scheduler class, extra config). diffusers has no DPM++ 2S ancestral;
+# its single-step DPM-Solver++ (2nd order) is the nearest and is documented as such.
+SAMPLERS: dict[Sampler, tuple[str, dict[str, Any]]] = {
+    "ddim": ("DDIMScheduler", {}),
+    "ddpm": ("DDPMScheduler", {}),
+    "dpmpp_2m": ("DPMSolverMultistepScheduler", {"algorithm_type": "dpmsolver++", "solver_order": 2, "use_karras_sigmas": True}),
+    "dpmpp_2s_ancestral": ("DPMSolverSinglestepScheduler", {"algorithm_type": "dpmsolver++", "solver_order": 2}),
+    "dpm_2": ("KDPM2DiscreteScheduler", {}),
+    "dpm_2_ancestral": ("KDPM2AncestralDiscreteScheduler", {}),
+    "euler": ("EulerDiscreteScheduler", {}),
+    "euler_ancestral": ("EulerAncestralDiscreteScheduler", {}),
+    "heun": ("HeunDiscreteScheduler", {}),
+    "lms": ("LMSDiscreteScheduler", {}),
 }
 
 
-def make_scheduler(sampler: str | None, base_config: Any) -> Any:
+def make_scheduler(sampler: Sampler | None, base_config: Any) -> Any:
     """A fresh scheduler for one request, built from the model's own scheduler config."""
     import diffusers
 
@@ -39,11 +39,13 @@ def make_scheduler(sampler: str | None, base_config: Any) -> Any:
     return getattr(diffusers, name).from_config(base_config, **extra)
 
 
-def bedrock_steps_to_model(steps: int, low: int | None, high: int | None) -> int:
-    """Bedrock's 10..150 steps, mapped linearly onto low..high model steps when set (distilled models)."""
-    if not low or not high:
+def model_steps(steps: int, scale: tuple[int, int] | None, low: int | None, high: int | None) -> int:
+    """`steps` counted on `scale` (the task's), mapped linearly onto low..high model steps when both are set
+    (distilled models); otherwise `steps` as asked."""
+    if not low or not high or scale is None:
         return steps
-    share = min(max((steps - 10) / 140.0, 0.0), 1.0)
+    first, last = scale
+    share = min(max((steps - first) / max(last - first, 1), 0.0), 1.0)
     return low + round(share * (high - low))
 
 

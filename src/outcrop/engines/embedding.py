@@ -17,10 +17,9 @@ from pydantic import Field
 
 from outcrop.engines.base import Engine, pick_device, pick_dtype
 from outcrop.engines.scheduler import BatchScheduler, Job
-from outcrop.errors import ValidationException
 from outcrop.registry import ModelEntry
 from outcrop.engines.budgets import BudgetOptions
-from outcrop.tasks.embedding import EmbedResult, EmbedTask
+from outcrop.tasks.embedding import Embedder, EmbedderLimits, EmbedResult, EmbedTask
 
 logger = logging.getLogger(__name__)
 
@@ -28,7 +27,7 @@ PROJECTION_SEED = 20240229
 
 
 class EmbeddingOptions(BudgetOptions):
-    max_text_tokens: int = Field(128, ge=1, description="Longer texts are refused (Titan G1: 128 tokens).")
+    max_text_tokens: int = Field(128, ge=1, description="The longest text embedded, in tokens (Titan G1 publishes 128).")
     max_batch: int = Field(32, ge=1, description="Requests embedded in one forward pass.")
     max_wait_ms: float = Field(4, ge=0, description="How long a batch waits for more requests.")
     max_queue: int = Field(256, ge=1, description="Queued requests beyond this get ThrottlingException.")
@@ -36,6 +35,7 @@ class EmbeddingOptions(BudgetOptions):
 
 class EmbeddingEngine(Engine):
     Options = EmbeddingOptions
+    interfaces = (Embedder,)
     options: EmbeddingOptions
 
     def __init__(self, entry: ModelEntry, weights_dir: Path) -> None:
@@ -83,19 +83,9 @@ class EmbeddingEngine(Engine):
         with self._tokenizer_lock:
             return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
-    def check(self, task: EmbedTask) -> int:
-        """Validate what needs the tokenizer (before queueing); returns the text token count."""
-        tokens = self.count_tokens(task.text) if task.text is not None else 0
-        if tokens > self.max_text_tokens:
-            raise ValidationException(
-                f"Malformed input request: input text is {tokens} tokens long, over this model's limit of "
-                f"{self.max_text_tokens} tokens. Shorten inputText and try again."
-            )
-        if task.dimensions > self.native_dim:
-            raise ValidationException(
-                f"outputEmbeddingLength {task.dimensions} is larger than this model's {self.native_dim} dimensions."
-            )
-        return tokens
+    @property
+    def limits(self) -> EmbedderLimits:
+        return EmbedderLimits(max_text_tokens=self.max_text_tokens, dimensions=self.native_dim)
 
     async def embed(self, task: EmbedTask) -> EmbedResult:
         return await self.scheduler.submit(task)

@@ -18,8 +18,8 @@ from PIL import Image
 
 from outcrop.engines import diffusion_parts as parts
 from outcrop.engines.base import pick_device, pick_dtype
-from outcrop.engines.diffusion import DiffusionEngine, _Cancelled, _sub
-from outcrop.tasks.image_generation import ImageResult, ImageTask
+from outcrop.engines.diffusion import DiffusionEngine, _Cancelled, _sub, step_range
+from outcrop.tasks.image_generation import ImageCapabilities, ImageResult, ImageTask
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +53,11 @@ class SD3Engine(DiffusionEngine):
         logger.info("SD3 model %s ready on %s (%s); T5: %s, safety: %s", self.entry.weights, self.device, self.dtype,
                     base.text_encoder_3 is not None, self.safety is not None)
 
+    @property
+    def capabilities(self) -> ImageCapabilities:
+        """txt2img and img2img with the model's own flow-matching sampler; no masks or conditioning."""
+        return ImageCapabilities(modes=frozenset({"txt2img", "img2img"}), step_range=step_range(self.options))
+
     def run(self, task: ImageTask, cancelled: threading.Event | None = None) -> ImageResult:
         import torch
 
@@ -62,7 +67,7 @@ class SD3Engine(DiffusionEngine):
         if task.mode not in ("txt2img", "img2img") or task.control_image is not None:
             raise ValueError(f"the SD3 engine runs txt2img and img2img only, not {task.mode}")
         size = parts.render_size(task.width, task.height, self.options.max_render_side, self.multiple)
-        steps = parts.bedrock_steps_to_model(task.steps, self.options.min_steps, self.options.max_steps)
+        steps = parts.model_steps(task.steps, task.step_scale, self.options.min_steps, self.options.max_steps)
         fixed = self.options.fixed_guidance_scale
         guidance = task.guidance_scale if fixed is None else fixed
         positive = ", ".join(p.text for p in task.prompts if p.weight > 0)

@@ -22,7 +22,7 @@ from outcrop.engines.base import Engine, pick_device, pick_dtype
 from outcrop.engines.scheduler import BatchScheduler, Job
 from outcrop.registry import ModelEntry
 from outcrop.engines.budgets import BudgetOptions
-from outcrop.tasks.text_embedding import Side, TextEmbedTask
+from outcrop.tasks.text_embedding import Side, TextEmbedder, TextEmbedTask
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +38,7 @@ class TextEmbeddingOptions(BudgetOptions):
 
 class TextEmbeddingEngine(Engine):
     Options = TextEmbeddingOptions
+    interfaces = (TextEmbedder,)
     options: TextEmbeddingOptions
 
     def __init__(self, entry: ModelEntry, weights_dir: Path) -> None:

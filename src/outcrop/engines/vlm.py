@@ -23,10 +23,10 @@ from outcrop.engines.base import Engine, pick_device, pick_dtype
 from outcrop.engines.ocr import OcrGrounding
 from outcrop.engines.quantization import Scheme
 from outcrop.engines.scheduler import BatchScheduler, Job
-from outcrop.errors import ValidationException
 from outcrop.registry import ModelEntry
 from outcrop.engines.budgets import BudgetOptions
-from outcrop.tasks.chat import ChatResult, ChatTask, Prepared, TextPart
+from outcrop.tasks.chat import CONTEXT_TOKENS, ChatLimits, ChatModel, ChatResult, ChatTask, Prepared, TextPart
+from outcrop.tasks.limits import LimitExceeded
 
 logger = logging.getLogger(__name__)
 
@@ -95,6 +95,7 @@ class VisionChatOptions(BudgetOptions):
 
 class VisionChatEngine(Engine):
     Options = VisionChatOptions
+    interfaces = (ChatModel,)
     options: VisionChatOptions
 
     def __init__(self, entry: ModelEntry, weights_dir: Path) -> None:
@@ -186,6 +187,22 @@ class VisionChatEngine(Engine):
         inputs = await asyncio.to_thread(self.prepare_inputs, task)
         return int(inputs["input_ids"].shape[1])
 
+    @property
+    def limits(self) -> ChatLimits:
+        return ChatLimits(context_tokens=self.context_tokens, max_output_tokens=self.max_output_tokens)
+
+    def output_budget(self, task: ChatTask, input_tokens: int) -> int:
+        """The tokens `task` may generate after its prompt: its `max_tokens`, or without one the model's output
+        limit, cut to what the context window leaves. A prompt and asked output past the window raise
+        `LimitExceeded` (CONTEXT_TOKENS), which the protocol words; `max_tokens` over `limits` it checks itself."""
+        max_new = task.max_tokens or self.max_output_tokens
+        if input_tokens + max_new <= self.context_tokens:
+            return max_new
+        if task.max_tokens is None and input_tokens < self.context_tokens:
+            return self.context_tokens - input_tokens
+        raise LimitExceeded(CONTEXT_TOKENS, self.context_tokens, input_tokens + max_new,
+                            input_tokens=input_tokens, output_tokens=max_new)
+
     # -- the worker thread -----------------------------------------------------------------------
     def prepare_inputs(self, task: ChatTask) -> Any:
         messages = hf_messages(task)
@@ -210,21 +227,7 @@ class VisionChatEngine(Engine):
         task, emit = job.item.task, job.item.emit
         inputs = self.prepare_inputs(task)
         input_tokens = int(inputs["input_ids"].shape[1])
-        if task.max_tokens is not None and task.max_tokens > self.max_output_tokens:
-            raise ValidationException(
-                f"The maximum tokens you requested exceeds the model limit of {self.max_output_tokens}. "
-                f"Try again with a maximum tokens value that is lower than {self.max_output_tokens}."
-            )
-        max_new = task.max_tokens or self.max_output_tokens
-        if input_tokens + max_new > self.context_tokens:
-            if task.max_tokens is None and input_tokens < self.context_tokens:
-                max_new = self.context_tokens - input_tokens
-            else:
-                raise ValidationException(
-                    f"Input is too long for this model: {input_tokens} prompt tokens (images included) plus "
-                    f"maxTokens {max_new} exceed its context window of {self.context_tokens} tokens. "
-                    "Shorten the conversation, send fewer or smaller images, or lower maxTokens."
-                )
+        max_new = self.output_budget(task, input_tokens)
         emit(Prepared(input_tokens=input_tokens))
         inputs = inputs.to(self.device)
         if "pixel_values" in inputs:

@@ -13,6 +13,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from outcrop.errors import ValidationException
+from outcrop.guardrails.enforce import ConverseGuard
+from outcrop.protocols import chat_calls
 from outcrop.protocols.base import (
     CONVERSE,
     CONVERSE_STREAM,
@@ -25,13 +27,12 @@ from outcrop.protocols.base import (
     require_json,
 )
 from outcrop.protocols.chat_content import ContentBudget, image_part
-from outcrop.guardrails.enforce import ConverseGuard
 from outcrop.protocols.converse import ChatRequest, Converse, asks_for_json, asks_for_ocr, check_roles, guard_input
 from outcrop.protocols.invoke_guardrail import guarded_texts, guardrail_request, response_fields
 from outcrop.protocols.offload import off_loop
 from outcrop.protocols.validation import parse_body
 from outcrop.registry.aliases import PROFILE_PREFIXES
-from outcrop.tasks.chat import ChatResult, ChatTask, ChatTurn, Part, TextPart
+from outcrop.tasks.chat import ChatModel, ChatStream, ChatResult, ChatTask, ChatTurn, Part, TextPart
 
 _MEDIA_TYPES = {"image/png": "png", "image/jpeg": "jpeg", "image/gif": "gif", "image/webp": "webp"}
 
@@ -136,11 +137,11 @@ class AnthropicMessages(Converse):
     operations = frozenset({INVOKE_MODEL, INVOKE_MODEL_STREAM, CONVERSE, CONVERSE_STREAM, COUNT_TOKENS})
     invoke_guardrails = True
 
-    def parse_invoke(self, ctx: InvokeContext, body: bytes | None = None) -> ChatTask:
+    def parse_invoke(self, ctx: InvokeContext[ChatModel], body: bytes | None = None) -> ChatTask:
         require_json(ctx.content_type, ctx.accept)
         return parse_anthropic(ctx.body if body is None else body, self.options(ctx.entry).json_from_prompt)
 
-    async def _guarded(self, ctx: InvokeContext) -> tuple[ChatTask, ConverseGuard | None]:
+    async def _guarded(self, ctx: InvokeContext[ChatModel]) -> tuple[ChatTask, ConverseGuard | None]:
         """The task, and the guardrail the headers name with the input already assessed (masked input
         reaches the model masked)."""
         guardrail, body = guardrail_request(ctx.headers, ctx.body)
@@ -152,7 +153,7 @@ class AnthropicMessages(Converse):
         guard = await guard_input(ctx, request)
         return request.task, guard
 
-    async def invoke_model(self, ctx: InvokeContext) -> InvokeReply:
+    async def invoke_model(self, ctx: InvokeContext[ChatModel]) -> InvokeReply:
         task, guard = await self._guarded(ctx)
         message = {"id": f"msg_bdrk_{uuid.uuid4().hex[:24]}", "type": "message", "role": "assistant",
                    "model": _model_name(ctx.model_id)}
@@ -162,7 +163,7 @@ class AnthropicMessages(Converse):
                     **response_fields(guard)}
             return InvokeReply(body=json.dumps(body, ensure_ascii=False).encode())
         engine = await ctx.engine()
-        result = await engine.generate(task)
+        result = await chat_calls.generate(engine, task)
         text = result.text
         if guard is not None:
             text = (await guard.check_output([{"text": text}], result.stop_reason))[0][0]["text"]
@@ -176,7 +177,7 @@ class AnthropicMessages(Converse):
         }
         return InvokeReply(body=json.dumps(body, ensure_ascii=False).encode(), headers=_metrics_headers(result))
 
-    async def invoke_model_stream(self, ctx: InvokeContext) -> StreamReply:
+    async def invoke_model_stream(self, ctx: InvokeContext[ChatModel]) -> StreamReply:
         started = time.monotonic()
         task, guard = await self._guarded(ctx)
         headers = {"X-Amzn-Bedrock-Content-Type": "application/json"}
@@ -184,7 +185,7 @@ class AnthropicMessages(Converse):
         if guard is not None and guard.input_outcome is not None and guard.input_outcome.blocked:
             return StreamReply(events=_blocked_anthropic_events(guard, model, started), headers=headers)
         engine = await ctx.engine()
-        stream = await engine.open_stream(task)
+        stream = await chat_calls.open_stream(engine, task)
         return StreamReply(events=_anthropic_events(stream, model, started, guard), headers=headers)
 
 
@@ -208,7 +209,7 @@ async def _blocked_anthropic_events(guard: ConverseGuard, model: str, started: f
         "inputTokenCount": 0, "outputTokenCount": 0, "invocationLatency": latency, "firstByteLatency": latency}})
 
 
-async def _anthropic_events(stream: Any, model: str, started: float,
+async def _anthropic_events(stream: ChatStream, model: str, started: float,
                             guard: ConverseGuard | None = None) -> AsyncIterator[tuple[str, Any]]:
     """Anthropic's stream events. With a guardrail in `sync` mode (the default) the text is held back
     until the output has been assessed; `async` streams at once and the assessment follows."""
@@ -226,7 +227,8 @@ async def _anthropic_events(stream: Any, model: str, started: float,
             first_byte = time.monotonic() - started
         if live:
             yield _chunk({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": delta}})
-    result: ChatResult = stream.result
+    result = stream.result
+    assert result is not None  # set once the iteration ends
     if guard is not None:
         text = (await guard.check_output([{"text": result.text}], result.stop_reason))[0][0]["text"]
         if not live and text:

@@ -2,7 +2,10 @@
 
 A protocol validates a body with Bedrock's ranges and messages, turns it into a task, asks its
 engine (through `InvokeContext.engine`, never importing torch), and writes Bedrock's response
-shape. Its `operations` say which Bedrock operations the model family supports, as data: the
+shape. A protocol is generic in the typed engine interface of its task kind (`outcrop.tasks.*`:
+`Embedder`, `TextEmbedder`, `ImageGenerator`, `ChatModel`) and names it in `engine_interface`, so
+mypy checks its calls against that interface and the registry refuses, at load, an entry whose
+engine does not offer it. Its `operations` say which Bedrock operations the model family supports, as data: the
 server answers every other operation with Bedrock's own error before any work.
 """
 
@@ -11,11 +14,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 from outcrop.errors import ValidationException
 from outcrop.registry import ModelEntry
 from outcrop.registry.options import Options, parse_options
+from outcrop.tasks.chat import ChatModel
 
 INVOKE_MODEL = "InvokeModel"
 INVOKE_MODEL_STREAM = "InvokeModelWithResponseStream"
@@ -25,9 +29,11 @@ COUNT_TOKENS = "CountTokens"
 
 JSON = "application/json"
 
+E = TypeVar("E")
+
 
 @dataclass
-class InvokeContext:
+class InvokeContext(Generic[E]):
     """One request as a protocol sees it: the resolved entry, raw body, Bedrock headers, the engine."""
 
     model_id: str
@@ -35,13 +41,13 @@ class InvokeContext:
     body: bytes
     headers: Mapping[str, str]
     request_id: str
-    engine: Callable[[], Awaitable[Any]]
+    engine: Callable[[], Awaitable[E]]
     content_type: str | None = None
     accept: str | None = None
     # The loaded engine of another model id of the same table whose protocol supports Converse, for a
     # protocol that needs a chat model's help (protocols/mask_translation.py translates maskPrompt).
     # None where no runtime is at hand. Raises ModelErrorException for an id that is not a chat model.
-    chat_engine: Callable[[str], Awaitable[Any]] | None = None
+    chat_engine: Callable[[str], Awaitable[ChatModel]] | None = None
     # The server's guardrails (outcrop.guardrails.service.Guardrails), for `guardrailConfig`; None
     # where no server is at hand.
     guardrails: Any | None = None
@@ -67,8 +73,11 @@ def _options(model: type[Options], values: tuple[tuple[str, Any], ...], where: s
     return parse_options(model, dict(values), where)
 
 
-class Protocol:
+class Protocol(Generic[E]):
     name: ClassVar[str]
+    # The typed engine interface this family calls (`E`, as a value); engines list the ones they offer
+    # (`Engine.interfaces`) and the registry refuses an entry that pairs the two wrongly. None: no check.
+    engine_interface: ClassVar[type[Any] | None] = None
     # The options this family reads from a table entry's `protocol_options` (registry/options.py).
     Options: ClassVar[type[Options]] = Options
     operations: ClassVar[frozenset[str]] = frozenset()
@@ -82,19 +91,19 @@ class Protocol:
         """`entry`'s protocol options, parsed once per distinct table of values."""
         return _options(self.Options, entry.protocol_options, f"{entry.source}: model {entry.model_id!r} (protocol {self.name!r})")
 
-    async def invoke_model(self, ctx: InvokeContext) -> InvokeReply:
+    async def invoke_model(self, ctx: InvokeContext[E]) -> InvokeReply:
         raise NotImplementedError
 
-    async def invoke_model_stream(self, ctx: InvokeContext) -> StreamReply:
+    async def invoke_model_stream(self, ctx: InvokeContext[E]) -> StreamReply:
         raise NotImplementedError
 
-    async def converse(self, ctx: InvokeContext) -> InvokeReply:
+    async def converse(self, ctx: InvokeContext[E]) -> InvokeReply:
         raise NotImplementedError
 
-    async def converse_stream(self, ctx: InvokeContext) -> StreamReply:
+    async def converse_stream(self, ctx: InvokeContext[E]) -> StreamReply:
         raise NotImplementedError
 
-    async def count_tokens(self, ctx: InvokeContext) -> InvokeReply:
+    async def count_tokens(self, ctx: InvokeContext[E]) -> InvokeReply:
         """CountTokens: `ctx.body` is the operation's own body (`{"input": {"invokeModel"|"converse": …}}`)."""
         raise NotImplementedError
 

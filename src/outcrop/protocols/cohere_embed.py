@@ -89,7 +89,7 @@ def _one_of(present: dict[str, bool]) -> None:
                         else f"#: one of {names} is required")
 
 
-async def _embed_all(ctx: InvokeContext, texts: list[str], limit: int, truncate: Side | None, input_type: str,
+async def _embed_all(ctx: InvokeContext[TextEmbedder], texts: list[str], limit: int, truncate: Side | None, input_type: str,
                      dimensions: int, field: str) -> tuple[list[list[float]], int]:
     engine: TextEmbedder = await ctx.engine()
     check_dimensions(engine, dimensions, field, ctx.model_id)
@@ -114,13 +114,14 @@ def _reply(body: dict[str, Any], tokens: int) -> InvokeReply:
                        headers={"X-Amzn-Bedrock-Input-Token-Count": str(tokens), "X-Amzn-Bedrock-Output-Token-Count": "0"})
 
 
-class CohereEmbedV3(Protocol):
+class CohereEmbedV3(Protocol[TextEmbedder]):
+    engine_interface = TextEmbedder
     name = "cohere-embed-v3"
     operations = frozenset({INVOKE_MODEL})
     input_modalities: ClassVar[tuple[str, ...]] = ("TEXT",)
     output_modalities: ClassVar[tuple[str, ...]] = ("EMBEDDING",)
 
-    async def invoke_model(self, ctx: InvokeContext) -> InvokeReply:
+    async def invoke_model(self, ctx: InvokeContext[TextEmbedder]) -> InvokeReply:
         require_json(ctx.content_type, ctx.accept)
         request = parse_body(CohereV3Request, ctx.body)
         _one_of({"texts": request.texts is not None, "images": request.images is not None})
@@ -140,13 +141,14 @@ class CohereEmbedV3(Protocol):
         return _reply(body, tokens)
 
 
-class CohereEmbedV4(Protocol):
+class CohereEmbedV4(Protocol[TextEmbedder]):
+    engine_interface = TextEmbedder
     name = "cohere-embed-v4"
     operations = frozenset({INVOKE_MODEL})
     input_modalities: ClassVar[tuple[str, ...]] = ("TEXT",)
     output_modalities: ClassVar[tuple[str, ...]] = ("EMBEDDING",)
 
-    async def invoke_model(self, ctx: InvokeContext) -> InvokeReply:
+    async def invoke_model(self, ctx: InvokeContext[TextEmbedder]) -> InvokeReply:
         require_json(ctx.content_type, ctx.accept)
         request = parse_body(CohereV4Request, ctx.body)
         _one_of({"texts": request.texts is not None, "images": request.images is not None,

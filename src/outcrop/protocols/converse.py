@@ -17,7 +17,7 @@ from pydantic import Field
 
 from outcrop.errors import ValidationException
 from outcrop.guardrails.enforce import INTERVENED, ConverseGuard, GuardedText
-from outcrop.protocols import output_intent
+from outcrop.protocols import chat_calls, output_intent
 from outcrop.protocols.base import (
     CONVERSE,
     CONVERSE_STREAM,
@@ -35,7 +35,7 @@ from outcrop.protocols.tool_prompt import CALL_OPEN, call_text, parse_calls, res
 from outcrop.protocols.offload import off_loop
 from outcrop.registry.options import Options
 from outcrop.protocols.validation import parse_body
-from outcrop.tasks.chat import ChatResult, ChatTask, ChatTurn, ImagePart, Part, TextPart
+from outcrop.tasks.chat import ChatModel, ChatStream, ChatResult, ChatTask, ChatTurn, ImagePart, Part, TextPart
 
 _UNSUPPORTED_BLOCKS = ("video", "audio", "reasoningContent", "citationsContent", "searchResult")
 _EXTRA_FIELDS: dict[str, tuple[type, int, int]] = {"top_k": (int, 0, 500), "seed": (int, 0, 2**32 - 1), "ocr": (bool, 0, 1)}
@@ -266,7 +266,8 @@ class ConverseOptions(Options):
     json_from_prompt: bool = Field(True, description="A prompt that asks for JSON gets JSON-constrained decoding.")
 
 
-class Converse(Protocol):
+class Converse(Protocol[ChatModel]):
+    engine_interface = ChatModel
     Options = ConverseOptions
     name = "converse"
     operations = frozenset({CONVERSE, CONVERSE_STREAM, COUNT_TOKENS})
@@ -276,21 +277,21 @@ class Converse(Protocol):
     def parse(self, body: bytes, json_from_prompt: bool = True) -> ChatRequest:
         return parse_converse(body, json_from_prompt)
 
-    async def _parse(self, ctx: InvokeContext, body: bytes | None = None) -> ChatRequest:
+    async def _parse(self, ctx: InvokeContext[ChatModel], body: bytes | None = None) -> ChatRequest:
         """The parsed request; images and documents decode on the parse pool, not on the event loop."""
         return await off_loop(self.parse, ctx.body if body is None else body, self.options(ctx.entry).json_from_prompt)
 
-    def parse_invoke(self, ctx: InvokeContext, body: bytes | None = None) -> ChatTask:
+    def parse_invoke(self, ctx: InvokeContext[ChatModel], body: bytes | None = None) -> ChatTask:
         """The task of an InvokeModel body, for families that take one."""
         raise unsupported_operation("InvokeModel")
 
-    async def count_tokens(self, ctx: InvokeContext) -> InvokeReply:
+    async def count_tokens(self, ctx: InvokeContext[ChatModel]) -> InvokeReply:
         kind, body = counted_body(ctx.body)
         task = await off_loop(self.parse_invoke, ctx, body) if kind == "invokeModel" else (await self._parse(ctx, body)).task
         engine = await ctx.engine()
         return InvokeReply(body=count_reply(await engine.count_input_tokens(task)))
 
-    async def converse(self, ctx: InvokeContext) -> InvokeReply:
+    async def converse(self, ctx: InvokeContext[ChatModel]) -> InvokeReply:
         started = time.monotonic()
         request = await self._parse(ctx)
         guard = await guard_input(ctx, request)
@@ -298,7 +299,7 @@ class Converse(Protocol):
             blocked = _blocked_response(guard, started)
             return InvokeReply(body=json.dumps(blocked, ensure_ascii=False).encode())
         engine = await ctx.engine()
-        result = await engine.generate(request.task)
+        result = await chat_calls.generate(engine, request.task)
         blocks, stop_reason = output_blocks(result, request.tool_names)
         if guard is not None:
             blocks, stop_reason = await guard.check_output(blocks, stop_reason)
@@ -314,18 +315,18 @@ class Converse(Protocol):
             response["additionalModelResponseFields"] = fields
         return InvokeReply(body=json.dumps(response, ensure_ascii=False).encode())
 
-    async def converse_stream(self, ctx: InvokeContext) -> StreamReply:
+    async def converse_stream(self, ctx: InvokeContext[ChatModel]) -> StreamReply:
         started = time.monotonic()
         request = await self._parse(ctx)
         guard = await guard_input(ctx, request)
         if guard is not None and guard.input_outcome is not None and guard.input_outcome.blocked:
             return StreamReply(events=_blocked_events(guard, started))
         engine = await ctx.engine()
-        stream = await engine.open_stream(request.task)
+        stream = await chat_calls.open_stream(engine, request.task)
         return StreamReply(events=_converse_events(stream, request, started, guard))
 
 
-async def guard_input(ctx: InvokeContext, request: ChatRequest) -> ConverseGuard | None:
+async def guard_input(ctx: InvokeContext[ChatModel], request: ChatRequest) -> ConverseGuard | None:
     """Resolve the request's guardrail and assess its input; masked input replaces the task's texts."""
     if request.guardrail is None:
         return None
@@ -375,7 +376,7 @@ def _usage(result: ChatResult) -> dict[str, int]:
     }
 
 
-async def _converse_events(stream: Any, request: ChatRequest, started: float,
+async def _converse_events(stream: ChatStream, request: ChatRequest, started: float,
                            guard: ConverseGuard | None = None) -> AsyncIterator[tuple[str, Any]]:
     """The event stream. With a guardrail in `sync` mode (the default) the text is held back until
     the output has been assessed; in `async` mode it streams at once and the assessment follows."""
@@ -386,7 +387,8 @@ async def _converse_events(stream: Any, request: ChatRequest, started: float,
         if live:
             sent_text = True
             yield "contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": delta}}
-    result: ChatResult = stream.result
+    result = stream.result
+    assert result is not None  # set once the iteration ends
     blocks, stop_reason = output_blocks(result, request.tool_names)
     if guard is not None:
         blocks, stop_reason = await guard.check_output(blocks, stop_reason)

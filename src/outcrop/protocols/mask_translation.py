@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import logging
 
+from outcrop.protocols import chat_calls
 from outcrop.protocols.base import InvokeContext
 from outcrop.tasks.chat import ChatTask, ChatTurn, TextPart
+from outcrop.tasks.image_generation import ImageGenerator
 
 logger = logging.getLogger(__name__)
 
@@ -39,12 +41,12 @@ def translation_task(prompt: str) -> ChatTask:
     return ChatTask(turns=(turn,), system=SYSTEM, max_tokens=MAX_TOKENS, temperature=0.0)
 
 
-async def english_mask_prompt(ctx: InvokeContext, prompt: str, translator: str | None) -> str:
+async def english_mask_prompt(ctx: InvokeContext[ImageGenerator], prompt: str, translator: str | None) -> str:
     """`prompt` in English when the deployment has a translator and the prompt needs one."""
     if not translator or not needs_translation(prompt) or ctx.chat_engine is None:
         return prompt
     engine = await ctx.chat_engine(str(translator))
-    result = await engine.generate(translation_task(prompt))
+    result = await chat_calls.generate(engine, translation_task(prompt))
     phrase = english_phrase(result.text)
     if not phrase:
         logger.warning("mask prompt translator %s gave no phrase for %r; segmenting the prompt as written", translator, prompt)

@@ -22,6 +22,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from outcrop.errors import ValidationException
+from outcrop.protocols import chat_calls
 from outcrop.protocols.base import (
     CONVERSE,
     CONVERSE_STREAM,
@@ -35,9 +36,8 @@ from outcrop.protocols.base import (
 )
 from outcrop.protocols.converse import ChatRequest, Converse, parse_converse
 from outcrop.protocols.offload import off_loop
-from outcrop.tasks.chat import ChatTask
 from outcrop.protocols.validation import parse_body
-from outcrop.tasks.chat import ChatResult
+from outcrop.tasks.chat import ChatModel, ChatStream, ChatResult, ChatTask
 
 MAX_NEW_TOKENS = 10_000
 
@@ -123,14 +123,14 @@ class NovaMessages(Converse):
     operations = frozenset({INVOKE_MODEL, INVOKE_MODEL_STREAM, CONVERSE, CONVERSE_STREAM, COUNT_TOKENS})
     text_only = False
 
-    def parse_invoke(self, ctx: InvokeContext, body: bytes | None = None) -> ChatTask:
+    def parse_invoke(self, ctx: InvokeContext[ChatModel], body: bytes | None = None) -> ChatTask:
         return parse_nova(ctx.body if body is None else body, self.options(ctx.entry).json_from_prompt, self.text_only).task
 
-    async def _nova_request(self, ctx: InvokeContext) -> ChatRequest:
+    async def _nova_request(self, ctx: InvokeContext[ChatModel]) -> ChatRequest:
         require_json(ctx.content_type, ctx.accept)
         return await off_loop(parse_nova, ctx.body, self.options(ctx.entry).json_from_prompt, self.text_only)
 
-    async def _parse(self, ctx: InvokeContext, body: bytes | None = None) -> ChatRequest:
+    async def _parse(self, ctx: InvokeContext[ChatModel], body: bytes | None = None) -> ChatRequest:
         if self.text_only:
             try:
                 document = json.loads(ctx.body if body is None else body)
@@ -140,21 +140,21 @@ class NovaMessages(Converse):
                 _refuse_images(document["messages"])
         return await super()._parse(ctx, body)
 
-    async def invoke_model(self, ctx: InvokeContext) -> InvokeReply:
+    async def invoke_model(self, ctx: InvokeContext[ChatModel]) -> InvokeReply:
         request = await self._nova_request(ctx)
         engine = await ctx.engine()
-        result = await engine.generate(request.task)
+        result = await chat_calls.generate(engine, request.task)
         body = {"output": {"message": {"role": "assistant", "content": [{"text": result.text}]}},
                 "stopReason": result.stop_reason, "usage": _usage(result)}
         return InvokeReply(body=json.dumps(body, ensure_ascii=False).encode(), headers={
             "X-Amzn-Bedrock-Input-Token-Count": str(result.input_tokens),
             "X-Amzn-Bedrock-Output-Token-Count": str(result.output_tokens)})
 
-    async def invoke_model_stream(self, ctx: InvokeContext) -> StreamReply:
+    async def invoke_model_stream(self, ctx: InvokeContext[ChatModel]) -> StreamReply:
         started = time.monotonic()
         request = await self._nova_request(ctx)
         engine = await ctx.engine()
-        stream = await engine.open_stream(request.task)
+        stream = await chat_calls.open_stream(engine, request.task)
         return StreamReply(events=_nova_events(stream, started), headers={"X-Amzn-Bedrock-Content-Type": "application/json"})
 
 
@@ -166,14 +166,15 @@ class NovaTextMessages(NovaMessages):
     text_only = True
 
 
-async def _nova_events(stream: Any, started: float) -> AsyncIterator[tuple[str, Any]]:
+async def _nova_events(stream: ChatStream, started: float) -> AsyncIterator[tuple[str, Any]]:
     yield _chunk({"messageStart": {"role": "assistant"}})
     first_byte: float | None = None
     async for delta in stream:
         if first_byte is None:
             first_byte = time.monotonic() - started
         yield _chunk({"contentBlockDelta": {"delta": {"text": delta}, "contentBlockIndex": 0}})
-    result: ChatResult = stream.result
+    result = stream.result
+    assert result is not None  # set once the iteration ends
     yield _chunk({"contentBlockStop": {"contentBlockIndex": 0}})
     yield _chunk({"messageStop": {"stopReason": result.stop_reason}})
     latency = int((time.monotonic() - started) * 1000)

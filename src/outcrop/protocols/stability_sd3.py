@@ -23,10 +23,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from outcrop.errors import ValidationException
 from outcrop.protocols.base import INVOKE_MODEL, InvokeContext, InvokeReply, Protocol, require_json
-from outcrop.protocols.image_common import random_seed
+from outcrop.protocols.image_common import BEDROCK_STEPS, check_capabilities, random_seed
 from outcrop.protocols.images import ImageLimits, decode_image
 from outcrop.protocols.validation import malformed, parse_body
-from outcrop.tasks.image_generation import ImageTask, WeightedPrompt
+from outcrop.tasks.image_generation import ImageGenerator, ImageTask, WeightedPrompt
 
 MAX_SEED = 4_294_967_294
 MAX_PROMPT = 10_000
@@ -76,7 +76,8 @@ def to_task(request: _Common, steps: int) -> ImageTask:
     if request.negative_prompt:
         prompts.append(WeightedPrompt(request.negative_prompt, -1.0))
     seed = request.seed or random_seed(MAX_SEED)
-    common = dict(prompts=tuple(prompts), seeds=(seed,), steps=steps, guidance_scale=GUIDANCE, flagged_blackout=False)
+    common = dict(prompts=tuple(prompts), seeds=(seed,), steps=steps, step_scale=BEDROCK_STEPS, guidance_scale=GUIDANCE,
+                  flagged_blackout=False)
     image = getattr(request, "image", None)
     strength = getattr(request, "strength", None)
     mode = getattr(request, "mode", "image-to-image" if image is not None else "text-to-image")
@@ -104,7 +105,8 @@ def _encoded(png: bytes, output_format: str) -> str:
     return base64.b64encode(buffer.getvalue()).decode()
 
 
-class StableImageCore(Protocol):
+class StableImageCore(Protocol[ImageGenerator]):
+    engine_interface = ImageGenerator
     name = "stability-image-core"
     operations = frozenset({INVOKE_MODEL})
     input_modalities: ClassVar[tuple[str, ...]] = ("TEXT",)
@@ -112,11 +114,12 @@ class StableImageCore(Protocol):
     request_model: ClassVar[type[_Common]] = CoreRequest
     steps: ClassVar[int] = 20  # Core is Stability's fast tier: half the steps of Large and Ultra
 
-    async def invoke_model(self, ctx: InvokeContext) -> InvokeReply:
+    async def invoke_model(self, ctx: InvokeContext[ImageGenerator]) -> InvokeReply:
         require_json(ctx.content_type, ctx.accept)
         request = parse_body(self.request_model, ctx.body)
         task = to_task(request, self.steps)
         engine = await ctx.engine()
+        check_capabilities(task, engine.capabilities)
         result = await engine.generate(task)
         if any(image.flagged for image in result.images):
             body: dict[str, object] = {"finish_reasons": ["Filter reason: output image"]}

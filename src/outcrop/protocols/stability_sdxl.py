@@ -18,17 +18,29 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from outcrop.errors import ValidationException
 from outcrop.protocols.base import INVOKE_MODEL, InvokeContext, InvokeReply, Protocol, require_json
-from outcrop.protocols.image_common import binary_mask, random_seed, read_image, same_size
+from outcrop.protocols.image_common import (
+    BEDROCK_STEPS,
+    binary_mask,
+    check_capabilities,
+    random_seed,
+    read_image,
+    same_size,
+)
 from outcrop.protocols.images import ImageLimits
 from outcrop.protocols.offload import off_loop
 from outcrop.protocols.validation import malformed, parse_body
-from outcrop.tasks.image_generation import ImageTask, WeightedPrompt
+from outcrop.tasks.image_generation import ImageGenerator, ImageTask, Sampler, WeightedPrompt
 
 SIZES = {(1024, 1024), (1152, 896), (1216, 832), (1344, 768), (1536, 640), (640, 1536), (768, 1344), (832, 1216), (896, 1152)}
 MAX_SEED = 4294967295
 IMAGE_LIMITS = ImageLimits(max_bytes=10 * 1024 * 1024, max_pixels=1536 * 1536, max_side=2048, formats=frozenset({"PNG", "JPEG"}))
-Sampler = Literal["DDIM", "DDPM", "K_DPMPP_2M", "K_DPMPP_2S_ANCESTRAL", "K_DPM_2", "K_DPM_2_ANCESTRAL", "K_EULER",
-                  "K_EULER_ANCESTRAL", "K_HEUN", "K_LMS"]
+# Stability's sampler names -> the sampling algorithm (the engine says which it offers). diffusers has no
+# DPM++ 2S ancestral; engines run their nearest (single-step DPM-Solver++, 2nd order) and document it.
+SAMPLERS: dict[str, Sampler] = {
+    "DDIM": "ddim", "DDPM": "ddpm", "K_DPMPP_2M": "dpmpp_2m", "K_DPMPP_2S_ANCESTRAL": "dpmpp_2s_ancestral",
+    "K_DPM_2": "dpm_2", "K_DPM_2_ANCESTRAL": "dpm_2_ancestral", "K_EULER": "euler", "K_EULER_ANCESTRAL": "euler_ancestral",
+    "K_HEUN": "heun", "K_LMS": "lms",
+}
 # Each preset is a phrase appended to the positive prompts.
 STYLE_PRESETS = {
     "3d-model": "3d model, octane render, highly detailed, volumetric",
@@ -64,7 +76,7 @@ class StabilitySdxlRequest(BaseModel):
     width: int = 1024
     cfg_scale: float = Field(7.0, ge=0, le=35)
     clip_guidance_preset: Literal["FAST_BLUE", "FAST_GREEN", "NONE", "SIMPLE", "SLOW", "SLOWER", "SLOWEST"] = "NONE"
-    sampler: Sampler | None = None
+    sampler: Literal[tuple(SAMPLERS)] | None = None  # type: ignore[valid-type]
     samples: int = Field(1, ge=1, le=1, description="Bedrock allows exactly 1.")
     seed: int = Field(0, ge=0, le=MAX_SEED, description="0 = random; the seed used comes back per artifact.")
     steps: int = Field(30, ge=10, le=150)
@@ -90,8 +102,9 @@ def to_task(request: StabilitySdxlRequest) -> ImageTask:
         style = STYLE_PRESETS[request.style_preset]
         prompts = tuple(WeightedPrompt(f"{p.text}, {style}", p.weight) if p.weight > 0 else p for p in prompts)
     seed = request.seed or random_seed(MAX_SEED)
-    common: dict[str, Any] = dict(prompts=prompts, seeds=(seed,), steps=request.steps, guidance_scale=request.cfg_scale,
-                  sampler=request.sampler)
+    common: dict[str, Any] = dict(prompts=prompts, seeds=(seed,), steps=request.steps, step_scale=BEDROCK_STEPS,
+                                  guidance_scale=request.cfg_scale,
+                                  sampler=SAMPLERS[request.sampler] if request.sampler else None)
     if request.init_image is None:
         if request.mask_source or request.mask_image:
             raise ValidationException("init_image is required when mask_source or mask_image is given.")
@@ -126,19 +139,21 @@ def to_task(request: StabilitySdxlRequest) -> ImageTask:
                      mask=mask, strength=1.0, **common)
 
 
-class StabilitySdxl(Protocol):
+class StabilitySdxl(Protocol[ImageGenerator]):
+    engine_interface = ImageGenerator
     name = "stability-sdxl"
     operations = frozenset({INVOKE_MODEL})
     input_modalities = ("TEXT", "IMAGE")
     output_modalities = ("IMAGE",)
 
-    async def invoke_model(self, ctx: InvokeContext) -> InvokeReply:
+    async def invoke_model(self, ctx: InvokeContext[ImageGenerator]) -> InvokeReply:
         wants_png = ctx.accept is not None and ctx.accept.split(";")[0].strip().lower() == "image/png"
         require_json(ctx.content_type, None if wants_png else ctx.accept)
         task = await off_loop(lambda: to_task(parse_body(StabilitySdxlRequest, ctx.body)))
         engine = await ctx.engine()
+        check_capabilities(task, engine.capabilities)
         result = await engine.generate(task)
-        artifacts = [
+        artifacts: list[dict[str, Any]] = [
             {"seed": image.seed, "base64": base64.b64encode(image.png).decode(),
              "finishReason": "CONTENT_FILTERED" if image.flagged else "SUCCESS"}
             for image in result.images

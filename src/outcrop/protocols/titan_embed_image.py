@@ -16,7 +16,7 @@ from outcrop.protocols.base import INVOKE_MODEL, InvokeContext, InvokeReply, Pro
 from outcrop.protocols.images import ImageLimits, decode_image
 from outcrop.protocols.offload import off_loop
 from outcrop.protocols.validation import parse_body
-from outcrop.tasks.embedding import EmbedTask
+from outcrop.tasks.embedding import Embedder, EmbedTask
 
 IMAGE_LIMITS = ImageLimits(max_bytes=5 * 1024 * 1024, max_pixels=2048 * 2048, max_side=4096)
 # A 128-token text is never this long; longer ones are refused before tokenizing them.
@@ -47,7 +47,24 @@ class TitanEmbedImageResponse(BaseModel):
     message: str | None = None
 
 
-class TitanEmbedImage(Protocol):
+def checked_tokens(engine: Embedder, task: EmbedTask) -> int:
+    """The text's token count, after checking `task` against the engine's limits (before it is queued)."""
+    limits = engine.limits
+    tokens = engine.count_tokens(task.text) if task.text is not None else 0
+    if tokens > limits.max_text_tokens:
+        raise ValidationException(
+            f"Malformed input request: input text is {tokens} tokens long, over this model's limit of "
+            f"{limits.max_text_tokens} tokens. Shorten inputText and try again."
+        )
+    if task.dimensions > limits.dimensions:
+        raise ValidationException(
+            f"outputEmbeddingLength {task.dimensions} is larger than this model's {limits.dimensions} dimensions."
+        )
+    return tokens
+
+
+class TitanEmbedImage(Protocol[Embedder]):
+    engine_interface = Embedder
     name = "titan-embed-image"
     operations = frozenset({INVOKE_MODEL})
     input_modalities = ("TEXT", "IMAGE")
@@ -67,11 +84,11 @@ class TitanEmbedImage(Protocol):
         dimensions = request.embeddingConfig.outputEmbeddingLength if request.embeddingConfig else 1024
         return EmbedTask(text=request.inputText, image=image, dimensions=dimensions)
 
-    async def invoke_model(self, ctx: InvokeContext) -> InvokeReply:
+    async def invoke_model(self, ctx: InvokeContext[Embedder]) -> InvokeReply:
         require_json(ctx.content_type, ctx.accept)
         task = await off_loop(self.parse, ctx.body)
         engine = await ctx.engine()
-        tokens = engine.check(task)
+        tokens = checked_tokens(engine, task)
         result = await engine.embed(task)
         response = TitanEmbedImageResponse(embedding=result.vector, inputTextTokenCount=tokens, message=None)
         return InvokeReply(

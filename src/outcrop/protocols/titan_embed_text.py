@@ -37,13 +37,14 @@ def _too_many_tokens(count: int) -> ValidationException:
                                f"request input token count: {count}")
 
 
-class TitanEmbedText(Protocol):
+class TitanEmbedText(Protocol[TextEmbedder]):
+    engine_interface = TextEmbedder
     name = "titan-embed-text-v2"
     operations = frozenset({INVOKE_MODEL})
     input_modalities: ClassVar[tuple[str, ...]] = ("TEXT",)
     output_modalities: ClassVar[tuple[str, ...]] = ("EMBEDDING",)
 
-    async def invoke_model(self, ctx: InvokeContext) -> InvokeReply:
+    async def invoke_model(self, ctx: InvokeContext[TextEmbedder]) -> InvokeReply:
         require_json(ctx.content_type, ctx.accept)
         request = parse_body(TitanEmbedTextRequest, ctx.body)
         engine: TextEmbedder = await ctx.engine()

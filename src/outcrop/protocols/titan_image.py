@@ -26,13 +26,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from outcrop.errors import ValidationException
 from outcrop.protocols.base import INVOKE_MODEL, InvokeContext, InvokeReply, Protocol, require_json
-from outcrop.protocols.image_common import binary_mask, read_image, same_size
+from outcrop.protocols.image_common import BEDROCK_STEPS, binary_mask, check_capabilities, read_image, same_size
 from outcrop.protocols.images import ImageLimits
 from outcrop.protocols.mask_translation import english_mask_prompt
 from outcrop.protocols.offload import off_loop
 from outcrop.registry.options import Options
 from outcrop.protocols.validation import malformed, parse_body
-from outcrop.tasks.image_generation import ImageTask, WeightedPrompt
+from outcrop.tasks.image_generation import ImageCapabilities, ImageGenerator, ImageTask, WeightedPrompt
 
 TITAN_SIZES = {
     (1024, 1024), (768, 768), (512, 512), (768, 1152), (384, 576), (1152, 768), (576, 384), (768, 1280), (384, 640),
@@ -120,7 +120,8 @@ class TitanImageOptions(Options):
         None, description="A chat model id of the profile that translates non-English maskPrompts to English first.")
 
 
-class TitanImageV1(Protocol):
+class TitanImageV1(Protocol[ImageGenerator]):
+    engine_interface = ImageGenerator
     Options = TitanImageOptions
     name = "titan-image-v1"
     operations = frozenset({INVOKE_MODEL})
@@ -182,7 +183,7 @@ class TitanImageV1(Protocol):
             raise malformed(f"#/imageGenerationConfig/seed: {config.seed} is not less or equal to {self.max_seed}")
         seed = self.default_seed if config.seed is None else config.seed
         common: dict[str, Any] = dict(
-            seeds=tuple(seed + i for i in range(config.numberOfImages)), steps=50 if config.quality == "premium" else 30,
+            seeds=tuple(seed + i for i in range(config.numberOfImages)), steps=50 if config.quality == "premium" else 30, step_scale=BEDROCK_STEPS,
             guidance_scale=config.cfgScale if config.cfgScale is not None else self.default_cfg, flagged_blackout=False,
         )
         if kind == "TEXT_IMAGE":
@@ -247,12 +248,12 @@ class TitanImageV1(Protocol):
         return ImageTask(mode="img2img", prompts=self.prompts(key, params.text, params.negativeText, required=True),
                          width=config.width, height=config.height, init_image=init, strength=0.85, **common), False
 
-    async def invoke_model(self, ctx: InvokeContext) -> InvokeReply:
+    async def invoke_model(self, ctx: InvokeContext[ImageGenerator]) -> InvokeReply:
         require_json(ctx.content_type, ctx.accept)
         task, return_mask = await off_loop(lambda: self.to_task(parse_body(TitanImageRequest, ctx.body)))
         engine = await ctx.engine()
+        check_parts(task, engine.capabilities)  # before any translation of a mask prompt
         if task.mask_prompt is not None:
-            engine.check(task)  # a deployment without a segmenter refuses before any translation
             translator = self.options(ctx.entry).mask_prompt_translator
             task = replace(task, mask_prompt=await english_mask_prompt(ctx, task.mask_prompt, translator))
         result = await engine.generate(task)
@@ -265,6 +266,17 @@ class TitanImageV1(Protocol):
         if return_mask and result.mask_png is not None:
             body["maskImage"] = base64.b64encode(result.mask_png).decode()
         return InvokeReply(body=json.dumps(body).encode())
+
+
+def check_parts(task: ImageTask, capabilities: ImageCapabilities) -> None:
+    """Refuse a task that needs a model this deployment lacks (conditioning, segmentation), in Titan's terms."""
+    if task.control_image is not None and task.control_mode not in capabilities.control_modes:
+        raise ValidationException(f"This model has no {task.control_mode.upper()} control model configured.")
+    if task.mask_prompt is not None and not capabilities.mask_prompts:
+        raise ValidationException("This model has no segmentation model configured for maskPrompt; send maskImage.")
+    if task.mode == "remove_background" and task.mode not in capabilities.modes:
+        raise ValidationException("This model has no segmentation model configured for BACKGROUND_REMOVAL.")
+    check_capabilities(task, capabilities)
 
 
 class TitanImageV2(TitanImageV1):

@@ -62,6 +62,7 @@ class InProcessEmbedder(Embedder):
 
     def _run(self, tasks: list[Any]) -> np.ndarray:
         from outcrop.errors import BedrockError
+        from outcrop.protocols.titan_embed_image import checked_tokens
 
         engine = self._get_engine()
 
@@ -70,7 +71,7 @@ class InProcessEmbedder(Embedder):
 
         try:
             for task in tasks:
-                engine.check(task)
+                checked_tokens(engine, task)
             results = self._loop.run_until_complete(go())
         except BedrockError as exc:
             raise SearchError(f"embedding failed: {exc.code}: {exc.message}") from None

@@ -1,9 +1,16 @@
-"""Chat with images: a conversation to continue, and what came back. Free of any wire format."""
+"""Chat with images: a conversation to continue, what came back, and what a chat engine offers
+protocols (`ChatModel`: its calls, and its limits as data). Free of any wire format.
+
+A task past the engine's context window is refused with `outcrop.tasks.limits.LimitExceeded`
+(kind `CONTEXT_TOKENS`) from `open_stream`/`generate`, before any token streams: the prompt's size,
+images included, is known once it is tokenized. Everything else a protocol checks against `limits`.
+"""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, Protocol
 
 from PIL import Image
 
@@ -67,3 +74,42 @@ class Prepared:
 
     input_tokens: int
     extra: dict[str, object] = field(default_factory=dict)
+
+
+# `LimitExceeded.kind` of a prompt (images included) that leaves no room for the asked output; its
+# `parts` are `input_tokens` and `output_tokens`.
+CONTEXT_TOKENS = "context_tokens"
+
+
+@dataclass(frozen=True)
+class ChatLimits:
+    context_tokens: int  # the window: prompt tokens (images included) plus output tokens
+    max_output_tokens: int  # the most output tokens one task may ask for (`ChatTask.max_tokens`)
+
+
+class ChatStream(Protocol):
+    """Text deltas as generated; `result` is set once iteration ends. Leaving the iteration early cancels it."""
+
+    result: ChatResult | None
+
+    @property
+    def input_tokens(self) -> int: ...
+
+    def __aiter__(self) -> AsyncIterator[str]: ...
+
+
+class ChatModel(Protocol):
+    """The typed interface of a chat engine."""
+
+    @property
+    def limits(self) -> ChatLimits: ...
+
+    async def open_stream(self, task: ChatTask, *, streaming: bool = True) -> ChatStream:
+        """Queue `task`; returns once its prompt is tokenized (a refusal raises here, before any delta)."""
+        ...
+
+    async def generate(self, task: ChatTask) -> ChatResult: ...
+
+    async def count_input_tokens(self, task: ChatTask) -> int:
+        """The prompt tokens `generate` would report as usage, images included, without generating."""
+        ...
