@@ -7,13 +7,15 @@ import json
 
 from outcrop import errors
 from outcrop.protocols.base import INVOKE_MODEL, InvokeContext, InvokeReply, Protocol
+from outcrop.tasks.embedding import Embedder
 
 
-class RaisingProtocol(Protocol):
+class RaisingProtocol(Protocol[Embedder]):
     name = "test-raise"
+    engine_interface = Embedder
     operations = frozenset({INVOKE_MODEL})
 
-    async def invoke_model(self, ctx: InvokeContext) -> InvokeReply:
+    async def invoke_model(self, ctx: InvokeContext[Embedder]) -> InvokeReply:
         request = json.loads(ctx.body)
         error_class = getattr(errors, request["raise"])
         raise error_class(request.get("message", f"a {request['raise']} for the test"), **request.get("fields", {}))

@@ -18,11 +18,15 @@ from typing import Any
 import httpx
 
 
+FAULT_ENGINE = "outcrop.testing.faults:FaultEngine"
+
+
 def fault_model_toml(model_id: str, **options: int) -> str:
     """A --models entry for the test-only fault engine (outcrop.testing.faults) over the tiny SigLIP,
-    with its options (max_batch, timeout_s, hang_s, slow_s, max_queue, ...)."""
+    with its options (max_batch, timeout_s, hang_s, slow_s, max_queue, ...). No registry lists that engine:
+    the entry names it by its import reference, as a --models file may name any engine class."""
     inline = ", ".join(f"{key} = {value}" for key, value in options.items())
-    return (f'[models."{model_id}"]\nprotocol = "titan-embed-image"\nengine = "fault"\nweights = "builtin:tiny-siglip"\n'
+    return (f'[models."{model_id}"]\nprotocol = "titan-embed-image"\nengine = "{FAULT_ENGINE}"\nweights = "builtin:tiny-siglip"\n'
             f'dtype = "float32"\ndevice = "cpu"\noptions = {{ {inline} }}\n')
 
 

@@ -44,17 +44,17 @@ def test_modeled_errors_cover_the_installed_service_model() -> None:
 @pytest.fixture(scope="module")
 def raising_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadServer]:
     from outcrop.config import Settings
-    from outcrop.protocols import PROTOCOL_CLASSES
+    from outcrop.protocols import register_protocol, unregister_protocol
     from outcrop.server.app import build_app
 
-    PROTOCOL_CLASSES["test-raise"] = "raising_protocol:RaisingProtocol"
+    register_protocol("test-raise", "raising_protocol:RaisingProtocol")
     models = tmp_path_factory.mktemp("errors") / "models.toml"
     models.write_text(f'[models."{MODEL}"]\nprotocol = "test-raise"\nengine = "embedding"\nweights = "builtin:tiny-siglip"\n')
     try:
         with ThreadServer(build_app(Settings.from_env(profile="test", models_file=models))) as server:
             yield server
     finally:
-        PROTOCOL_CLASSES.pop("test-raise", None)
+        unregister_protocol("test-raise")
 
 
 @pytest.mark.parametrize(("code", "status", "fields"), CASES, ids=[c[0] for c in CASES])

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import importlib
 from functools import cache
+from typing import Any
 
 from outcrop.protocols.base import Protocol
+from outcrop.registry.plugins import PROTOCOL_GROUP, Plugins
 
-# protocol name in the model table -> "module:Class"
+# The built-in protocols by their name in the model table; `pyproject.toml` declares the same names as entry
+# points of the `outcrop.protocols` group, where other packages add theirs (outcrop/registry/plugins.py).
 PROTOCOL_CLASSES: dict[str, str] = {
     "titan-embed-image": "outcrop.protocols.titan_embed_image:TitanEmbedImage",
     "titan-embed-text-v2": "outcrop.protocols.titan_embed_text:TitanEmbedText",
@@ -26,11 +28,23 @@ PROTOCOL_CLASSES: dict[str, str] = {
     "nova-canvas": "outcrop.protocols.titan_image:NovaCanvas",
 }
 
+PROTOCOLS = Plugins("protocol", PROTOCOL_GROUP, PROTOCOL_CLASSES)
+
 
 @cache
-def get_protocol(name: str) -> Protocol:
-    if name not in PROTOCOL_CLASSES:
-        raise ValueError(f"unknown protocol {name!r}; known: {', '.join(sorted(PROTOCOL_CLASSES))}")
-    module_name, class_name = PROTOCOL_CLASSES[name].split(":")
-    protocol: Protocol = getattr(importlib.import_module(module_name), class_name)()
+def get_protocol(name: str) -> Protocol[Any]:
+    """The one instance of the protocol a model table names."""
+    protocol: Protocol[Any] = PROTOCOLS.load(name)()
     return protocol
+
+
+def register_protocol(name: str, reference: str) -> None:
+    """Serve `name` in a model table with the class at `reference` ("module:Class") in this process."""
+    PROTOCOLS.register(name, reference)
+    get_protocol.cache_clear()
+
+
+def unregister_protocol(name: str) -> None:
+    """Undo `register_protocol` (tests)."""
+    PROTOCOLS.unregister(name)
+    get_protocol.cache_clear()

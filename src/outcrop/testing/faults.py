@@ -1,7 +1,8 @@
 """A test-only engine for fault tests: the real embedding engine (real tiny weights, real scheduler,
 real worker thread) whose run path misbehaves when the input text asks it to.
 
-Reachable only when a `--models` file names `engine = "fault"`; no shipped profile does.
+No registry lists it: a `--models` file reaches it by its import reference,
+`engine = "outcrop.testing.faults:FaultEngine"`, and no shipped profile does.
 Commands (the start of `inputText`): `FAULT:raise` raises, `FAULT:oom` raises torch's CUDA
 out-of-memory error, `FAULT:hang` blocks until the job is cancelled (deadline or client gone)
 or `hang_s` passes, `FAULT:slow` works for `slow_s` and then answers normally (stopping early, like
