@@ -49,8 +49,8 @@ def build_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
     app.state.runtime = runtime
     app.state.ready = False
     install_error_handlers(app)
-    app.include_router(bedrock_router, tags=["bedrock-runtime"])
-    app.include_router(control_router, tags=["bedrock"])
+    app.include_router(bedrock_router)  # each Bedrock route's tag is its service (server/operations.py)
+    app.include_router(control_router)
     app.include_router(search_router)
     install_docs(app)
 

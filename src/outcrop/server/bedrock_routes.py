@@ -1,4 +1,5 @@
-"""The routes of botocore's `bedrock-runtime` service model. Each route is thin: it hands the operation,
+"""The model routes of botocore's `bedrock-runtime` service model (paths from the route table in
+server/operations.py). Each route is thin: it hands the operation,
 the model id and the request to `Runtime.invoke` (the one path every caller takes) and writes the reply."""
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from outcrop.server import eventstream
 from outcrop.server.body import read_body
 from outcrop.server.control_routes import guardrails_of
 from outcrop.server.errors import request_id_of
+from outcrop.server.operations import served
 
 logger = logging.getLogger(__name__)
 router = APIRouter()
@@ -87,29 +89,29 @@ def _stream(reply: StreamReply, operation: str) -> StreamingResponse:
     return StreamingResponse(_frames(reply, operation), media_type=eventstream.CONTENT_TYPE, headers=reply.headers)
 
 
-@router.post("/model/{modelId}/invoke", operation_id="InvokeModel")
+@served(router, "InvokeModel")
 async def invoke_model(modelId: str, request: Request) -> Response:
     started = time.monotonic()
     return _reply(await _invoke(request, INVOKE_MODEL, modelId), started)
 
 
-@router.post("/model/{modelId}/invoke-with-response-stream", operation_id="InvokeModelWithResponseStream")
+@served(router, "InvokeModelWithResponseStream")
 async def invoke_model_with_response_stream(modelId: str, request: Request) -> Response:
     return _stream(await _invoke(request, INVOKE_MODEL_STREAM, modelId), INVOKE_MODEL_STREAM)
 
 
-@router.post("/model/{modelId}/converse", operation_id="Converse")
+@served(router, "Converse")
 async def converse(modelId: str, request: Request) -> Response:
     started = time.monotonic()
     return _reply(await _invoke(request, CONVERSE, modelId), started)
 
 
-@router.post("/model/{modelId}/converse-stream", operation_id="ConverseStream")
+@served(router, "ConverseStream")
 async def converse_stream(modelId: str, request: Request) -> Response:
     return _stream(await _invoke(request, CONVERSE_STREAM, modelId), CONVERSE_STREAM)
 
 
-@router.post("/model/{modelId}/count-tokens", operation_id="CountTokens")
+@served(router, "CountTokens")
 async def count_tokens(modelId: str, request: Request) -> Response:
     reply: InvokeReply = await _invoke(request, COUNT_TOKENS, modelId)
     return Response(content=reply.body, media_type=reply.content_type)

@@ -1,6 +1,7 @@
 """The routes of botocore's `bedrock` control plane that outcrop serves (guardrail CRUD, the foundation-model catalogue), and
 bedrock-runtime's ApplyGuardrail. Their paths do not collide with bedrock-runtime's, so one port
-serves both services: point AWS_ENDPOINT_URL_BEDROCK and AWS_ENDPOINT_URL_BEDROCK_RUNTIME at it."""
+serves both services: point AWS_ENDPOINT_URL_BEDROCK and AWS_ENDPOINT_URL_BEDROCK_RUNTIME at it. Paths, methods,
+statuses and tags come from the route table in server/operations.py."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from outcrop.guardrails.service import Guardrails, region_of
 from outcrop.guardrails.wire import CreateGuardrailRequest, CreateGuardrailVersionRequest, GuardrailSpec, parse_json
 from outcrop.registry import catalog
 from outcrop.server.body import read_body
+from outcrop.server.operations import served
 
 router = APIRouter()
 
@@ -37,7 +39,7 @@ async def _body(request: Request) -> bytes:
     return await read_body(request, request.app.state.runtime.settings.max_body_bytes)
 
 
-@router.post("/guardrails", operation_id="CreateGuardrail", status_code=202)
+@served(router, "CreateGuardrail")
 async def create_guardrail(request: Request) -> Response:
     """CreateGuardrail: a new guardrail with its DRAFT version, READY at once."""
     body = parse_json(CreateGuardrailRequest, await _body(request))
@@ -46,7 +48,7 @@ async def create_guardrail(request: Request) -> Response:
     return _json(await asyncio.to_thread(control.create, body, region), 202)
 
 
-@router.get("/guardrails", operation_id="ListGuardrails")
+@served(router, "ListGuardrails")
 async def list_guardrails(request: Request) -> Response:
     """ListGuardrails: the DRAFT of every guardrail, or every version of one (`guardrailIdentifier`)."""
     query = request.query_params
@@ -55,14 +57,14 @@ async def list_guardrails(request: Request) -> Response:
                                          query.get("nextToken")))
 
 
-@router.get("/guardrails/{guardrailIdentifier}", operation_id="GetGuardrail")
+@served(router, "GetGuardrail")
 async def get_guardrail(guardrailIdentifier: str, request: Request) -> Response:
     control = guardrails_of(request).control
     return _json(await asyncio.to_thread(control.get, unquote(guardrailIdentifier),
                                          request.query_params.get("guardrailVersion")))
 
 
-@router.put("/guardrails/{guardrailIdentifier}", operation_id="UpdateGuardrail", status_code=202)
+@served(router, "UpdateGuardrail")
 async def update_guardrail(guardrailIdentifier: str, request: Request) -> Response:
     """UpdateGuardrail: replaces the DRAFT; numbered versions never change."""
     spec = parse_json(GuardrailSpec, await _body(request))
@@ -70,7 +72,7 @@ async def update_guardrail(guardrailIdentifier: str, request: Request) -> Respon
     return _json(await asyncio.to_thread(control.update, unquote(guardrailIdentifier), spec), 202)
 
 
-@router.delete("/guardrails/{guardrailIdentifier}", operation_id="DeleteGuardrail", status_code=202)
+@served(router, "DeleteGuardrail")
 async def delete_guardrail(guardrailIdentifier: str, request: Request) -> Response:
     """DeleteGuardrail: the whole guardrail, or one numbered version (`guardrailVersion`)."""
     control = guardrails_of(request).control
@@ -78,7 +80,7 @@ async def delete_guardrail(guardrailIdentifier: str, request: Request) -> Respon
                                          request.query_params.get("guardrailVersion")), 202)
 
 
-@router.post("/guardrails/{guardrailIdentifier}", operation_id="CreateGuardrailVersion", status_code=202)
+@served(router, "CreateGuardrailVersion")
 async def create_guardrail_version(guardrailIdentifier: str, request: Request) -> Response:
     """CreateGuardrailVersion: an immutable numbered copy of the DRAFT."""
     body = parse_json(CreateGuardrailVersionRequest, await _body(request))
@@ -86,8 +88,7 @@ async def create_guardrail_version(guardrailIdentifier: str, request: Request) -
     return _json(await asyncio.to_thread(control.create_version, unquote(guardrailIdentifier), body), 202)
 
 
-@router.post("/guardrail/{guardrailIdentifier}/version/{guardrailVersion}/apply", operation_id="ApplyGuardrail",
-             tags=["bedrock-runtime"])
+@served(router, "ApplyGuardrail")
 async def apply_guardrail(guardrailIdentifier: str, guardrailVersion: str, request: Request) -> Response:
     """ApplyGuardrail: evaluate content against a stored guardrail version without invoking a model."""
     body = await _body(request)
@@ -95,7 +96,7 @@ async def apply_guardrail(guardrailIdentifier: str, guardrailVersion: str, reque
     return _json(result)
 
 
-@router.get("/foundation-models", operation_id="ListFoundationModels")
+@served(router, "ListFoundationModels")
 async def list_foundation_models(request: Request) -> Response:
     """ListFoundationModels: every id this server serves, with modalities, streaming and inference types."""
     query = request.query_params
@@ -105,13 +106,13 @@ async def list_foundation_models(request: Request) -> Response:
                                      query.get("byCustomizationType")))
 
 
-@router.get("/foundation-models/{modelIdentifier}", operation_id="GetFoundationModel")
+@served(router, "GetFoundationModel")
 async def get_foundation_model(modelIdentifier: str, request: Request) -> Response:
     table = request.app.state.runtime.table
     return _json(catalog.get_model(table, unquote(modelIdentifier), region_of(request.headers.get("authorization"))))
 
 
-@router.post("/guardrail-checks/invoke", operation_id="InvokeGuardrailChecks", tags=["bedrock-runtime"])
+@served(router, "InvokeGuardrailChecks")
 async def invoke_guardrail_checks(request: Request) -> Response:
     """InvokeGuardrailChecks: inline content, prompt-attack and PII checks, no stored guardrail."""
     body = parse_json(checks.InvokeGuardrailChecksRequest, await _body(request))

@@ -7,6 +7,8 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from outcrop.server.operations import raw_path_of
+
 
 class RawPathRouting:
     """Route on the raw path, as Bedrock does: botocore sends an ARN model id as one segment with
@@ -17,9 +19,7 @@ class RawPathRouting:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope.get("raw_path"):
-            raw = scope["raw_path"].split(b"?", 1)[0].decode("latin-1")
-            root = scope.get("root_path", "")
-            scope = {**scope, "path": raw[len(root) :] if root and raw.startswith(root) else raw}
+            scope = {**scope, "path": raw_path_of(scope)}
         await self.app(scope, receive, send)
 
 

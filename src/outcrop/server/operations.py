@@ -1,51 +1,82 @@
-"""Which Bedrock operation and model a raw request path names, for middleware (auth, metrics, logs)
-that runs before routing."""
+"""The Bedrock routes this server serves (one table: routing, permission names, metrics and the OpenAPI
+page read it), and which operation and model a raw request path names, for middleware (auth, metrics,
+logs) that runs before routing."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
-_MODEL_ROUTE = re.compile(r"^/model/([^/]+)/(invoke|invoke-with-response-stream|converse|converse-stream|count-tokens)$")
-_GUARDRAIL_ROUTE = re.compile(r"^/guardrail/([^/]+)/version/([^/]+)/apply$")
-# The `bedrock` control plane (botocore's `bedrock` service) on the same port: (method, path) -> operation.
-_CONTROL_COLLECTION = re.compile(r"^/guardrails/?$")
-_CONTROL_ITEM = re.compile(r"^/guardrails/([^/]+)$")
-_FOUNDATION_MODELS = re.compile(r"^/foundation-models/?$")
-_FOUNDATION_MODEL = re.compile(r"^/foundation-models/([^/]+)$")
-_CONTROL_OPERATIONS = {"GET": "GetGuardrail", "PUT": "UpdateGuardrail", "DELETE": "DeleteGuardrail",
-                       "POST": "CreateGuardrailVersion"}
-_OPERATIONS = {
-    "invoke": "InvokeModel",
-    "invoke-with-response-stream": "InvokeModelWithResponseStream",
-    "converse": "Converse",
-    "converse-stream": "ConverseStream",
-    "count-tokens": "CountTokens",
-}
-# The IAM action that allows each operation (Converse is allowed by bedrock:InvokeModel, as on AWS).
-IAM_ACTIONS = {
-    "InvokeModel": "bedrock:InvokeModel",
-    "Converse": "bedrock:InvokeModel",
-    "InvokeModelWithResponseStream": "bedrock:InvokeModelWithResponseStream",
-    "ConverseStream": "bedrock:InvokeModelWithResponseStream",
-    "CountTokens": "bedrock:CountTokens",
-    "ApplyGuardrail": "bedrock:ApplyGuardrail",
-    "InvokeGuardrailChecks": "bedrock:InvokeGuardrailChecks",
-    "CreateGuardrail": "bedrock:CreateGuardrail",
-    "GetGuardrail": "bedrock:GetGuardrail",
-    "ListGuardrails": "bedrock:ListGuardrails",
-    "UpdateGuardrail": "bedrock:UpdateGuardrail",
-    "DeleteGuardrail": "bedrock:DeleteGuardrail",
-    "CreateGuardrailVersion": "bedrock:CreateGuardrailVersion",
-    "ListFoundationModels": "bedrock:ListFoundationModels",
-    "GetFoundationModel": "bedrock:GetFoundationModel",
+from fastapi import APIRouter
+
+
+@dataclass(frozen=True)
+class Route:
+    """One operation of botocore's `bedrock-runtime` or `bedrock` service model, as served here."""
+
+    operation: str
+    method: str
+    path: str  # the service model's requestUri, which is also the route's template
+    service: str  # "bedrock-runtime" or "bedrock" (the control plane), the OpenAPI tag
+    iam_action: str  # the IAM action that allows it (Converse is allowed by bedrock:InvokeModel, as on AWS)
+    status: int = 200
+    optional_slash: bool = False  # a collection path answers with or without a trailing slash
+
+    @property
+    def pattern(self) -> re.Pattern[str]:
+        return _pattern(self.path, self.optional_slash)
+
+
+_RUNTIME, _CONTROL = "bedrock-runtime", "bedrock"
+# The one table of Bedrock routes: the server's routes, the auth middleware's permission names, metrics and
+# logs, and the OpenAPI page all read it.
+ROUTES: tuple[Route, ...] = (
+    Route("InvokeModel", "POST", "/model/{modelId}/invoke", _RUNTIME, "bedrock:InvokeModel"),
+    Route("InvokeModelWithResponseStream", "POST", "/model/{modelId}/invoke-with-response-stream", _RUNTIME,
+          "bedrock:InvokeModelWithResponseStream"),
+    Route("Converse", "POST", "/model/{modelId}/converse", _RUNTIME, "bedrock:InvokeModel"),
+    Route("ConverseStream", "POST", "/model/{modelId}/converse-stream", _RUNTIME, "bedrock:InvokeModelWithResponseStream"),
+    Route("CountTokens", "POST", "/model/{modelId}/count-tokens", _RUNTIME, "bedrock:CountTokens"),
+    Route("ApplyGuardrail", "POST", "/guardrail/{guardrailIdentifier}/version/{guardrailVersion}/apply", _RUNTIME,
+          "bedrock:ApplyGuardrail"),
+    Route("InvokeGuardrailChecks", "POST", "/guardrail-checks/invoke", _RUNTIME, "bedrock:InvokeGuardrailChecks"),
+    Route("CreateGuardrail", "POST", "/guardrails", _CONTROL, "bedrock:CreateGuardrail", 202, True),
+    Route("ListGuardrails", "GET", "/guardrails", _CONTROL, "bedrock:ListGuardrails", optional_slash=True),
+    Route("GetGuardrail", "GET", "/guardrails/{guardrailIdentifier}", _CONTROL, "bedrock:GetGuardrail"),
+    Route("UpdateGuardrail", "PUT", "/guardrails/{guardrailIdentifier}", _CONTROL, "bedrock:UpdateGuardrail", 202),
+    Route("DeleteGuardrail", "DELETE", "/guardrails/{guardrailIdentifier}", _CONTROL, "bedrock:DeleteGuardrail", 202),
+    Route("CreateGuardrailVersion", "POST", "/guardrails/{guardrailIdentifier}", _CONTROL,
+          "bedrock:CreateGuardrailVersion", 202),
+    Route("ListFoundationModels", "GET", "/foundation-models", _CONTROL, "bedrock:ListFoundationModels",
+          optional_slash=True),
+    Route("GetFoundationModel", "GET", "/foundation-models/{modelIdentifier}", _CONTROL, "bedrock:GetFoundationModel"),
+)
+ROUTE = {route.operation: route for route in ROUTES}
+IAM_ACTIONS = {route.operation: route.iam_action for route in ROUTES} | {
     # outcrop's image search embeds every query with its embedding model: a key may search when it
     # may invoke that model, so a key scoped to other models cannot reach it through /outcrop/v1.
     "Search": "bedrock:InvokeModel",
 }
+_MODEL_PARAMS = ("modelId", "modelIdentifier")
+
+
+def _pattern(path: str, optional_slash: bool) -> re.Pattern[str]:
+    """The route's template as a regex over a raw path: each `{param}` is one percent-encoded segment."""
+    body = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(path))
+    return re.compile(f"^{body}{'/?' if optional_slash else ''}$")
+
+
+_MATCHERS = [(route, route.pattern) for route in ROUTES]
+
+
+def served(router: APIRouter, operation: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """`router`'s decorator for `operation`, from the table: method, path, operation id, status and tag."""
+    route = ROUTE[operation]
+    return router.api_route(route.path, methods=[route.method], operation_id=route.operation,
+                            status_code=route.status, tags=[route.service])
 SEARCH_PREFIX = "/outcrop/v1/"
 
 
@@ -62,24 +93,17 @@ class Operation:
 
 def operation_of(raw_path: str, method: str = "POST") -> Operation | None:
     """The Bedrock operation of a raw (still percent-encoded) path and its method, or None for other routes."""
-    match = _MODEL_ROUTE.match(raw_path)
-    if match:
-        return Operation(_OPERATIONS[match.group(2)], model_id=unquote(match.group(1)))
-    match = _GUARDRAIL_ROUTE.match(raw_path)
-    if match:
-        return Operation("ApplyGuardrail", guardrail=unquote(match.group(1)))
-    if raw_path == "/guardrail-checks/invoke":
-        return Operation("InvokeGuardrailChecks")
-    if method == "GET" and _FOUNDATION_MODELS.match(raw_path):
-        return Operation("ListFoundationModels")
-    match = _FOUNDATION_MODEL.match(raw_path)
-    if method == "GET" and match:
-        return Operation("GetFoundationModel", model_id=unquote(match.group(1)))
-    if _CONTROL_COLLECTION.match(raw_path):
-        return Operation("ListGuardrails" if method == "GET" else "CreateGuardrail", guardrail="*")
-    match = _CONTROL_ITEM.match(raw_path)
-    if match and method in _CONTROL_OPERATIONS:
-        return Operation(_CONTROL_OPERATIONS[method], guardrail=unquote(match.group(1)).rsplit("/", 1)[-1])
+    for route, pattern in _MATCHERS:
+        match = pattern.match(raw_path) if route.method == method else None
+        if match is None:
+            continue
+        params = {name: unquote(value) for name, value in match.groupdict().items()}
+        model_id = next((params[name] for name in _MODEL_PARAMS if name in params), None)
+        guardrail = params.get("guardrailIdentifier")
+        if route.service == _CONTROL and route.path.startswith("/guardrails"):
+            # The control plane takes an id or an ARN; its permission names the id. Collections: any guardrail.
+            guardrail = guardrail.rsplit("/", 1)[-1] if guardrail is not None else "*"
+        return Operation(route.operation, model_id=model_id, guardrail=guardrail)
     if raw_path.startswith(SEARCH_PREFIX) or raw_path == SEARCH_PREFIX.rstrip("/"):
         from outcrop.search.embedder import DEFAULT_MODEL
 
