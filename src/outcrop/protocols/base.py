@@ -14,12 +14,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from outcrop.errors import ValidationException
 from outcrop.registry import ModelEntry
 from outcrop.registry.options import Options, parse_options
-from outcrop.tasks.chat import ChatModel
+
+if TYPE_CHECKING:  # tasks.chat imports PIL: never on the CLI's --help path
+    from outcrop.tasks.chat import ChatModel
 
 INVOKE_MODEL = "InvokeModel"
 INVOKE_MODEL_STREAM = "InvokeModelWithResponseStream"
