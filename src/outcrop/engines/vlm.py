@@ -119,7 +119,7 @@ class VisionChatOptions(BudgetOptions):
     stream_timeout_s: float = Field(600, gt=0, description="A streamed answer's budget.")
     max_queue: int = Field(32, ge=1, description="Queued requests beyond this get ThrottlingException.")
     max_batch: int = Field(4, ge=1, description="Concurrent chats decoded together in one generate (1: one at a time).")
-    batch_wait_s: float = Field(0.02, ge=0, description="How long a free worker waits for concurrent chats to join.")
+    batch_wait_s: float = Field(0.05, ge=0, description="How long a free worker waits for concurrent chats to join.")
     cpu_threads: int | None = Field(None, ge=1, description="torch intra-op threads on a CPU (process-wide).")
     max_pixels: int | None = Field(None, ge=1, description="The image processor's pixel budget per image.")
     min_pixels: int = Field(3136, ge=1)
