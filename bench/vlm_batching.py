@@ -3,6 +3,7 @@ Converse: how much dynamic batching on the vision-chat engine saves, and that gr
 
     python bench/vlm_batching.py                         # tiny random Qwen2.5-VL of the test profile
     python bench/vlm_batching.py --random-3b DIR         # random weights, the cpu profile's Qwen2.5-VL-3B shapes
+    python bench/vlm_batching.py --weights DIR           # any Qwen2.5-VL folder on disk
     python bench/vlm_batching.py --concurrency 4 --tokens 64 --image 448 --max-batch 4
 
 The same server answers both rounds (`max_batch` from the flag); each round sends `--concurrency`
@@ -93,6 +94,7 @@ def main() -> None:
     parser.add_argument("--dtype", default="float32")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--random-3b", type=Path, default=None, help="build random Qwen2.5-VL-3B weights here and use them")
+    parser.add_argument("--weights", type=Path, default=None, help="a Qwen2.5-VL folder already on disk")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT / "src"))
     import boto3
@@ -100,7 +102,9 @@ def main() -> None:
     from botocore.config import Config
 
     cache = Path(os.environ.get("OUTCROP_CACHE_DIR", Path(tempfile.gettempdir()) / "outcrop-bench"))
-    if args.random_3b:
+    if args.weights:
+        weights = args.weights
+    elif args.random_3b:
         if not (args.random_3b / "config.json").exists():
             started = time.monotonic()
             build_random_3b(args.random_3b)

@@ -261,7 +261,9 @@ class VisionChatEngine(Engine):
                 for at, row in rows:
                     if row.result is not None:
                         results[at] = row.result  # delivered before the failure
-                    elif not retry or (row.job.item.streaming and row.streamer is not None and row.streamer.sent):
+                    elif not retry or row.job.cancelled.is_set() or (
+                        row.job.item.streaming and row.streamer is not None and row.streamer.sent
+                    ):
                         results[at] = exc
                     else:
                         try:
