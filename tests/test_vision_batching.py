@@ -164,6 +164,26 @@ def test_stream_in_a_batch_streams(server: ThreadServer, engine: Any) -> None:
     assert together == reference[1]
 
 
+def test_short_answer_does_not_wait_for_the_batch(server: ThreadServer, engine: Any) -> None:
+    short, long = request("describe the image", maxTokens=4), request("tell me a long story", maxTokens=400)
+    reference = one_by_one(server, [short, long])
+    assert reference[1][3] > 200, "the tiny model stopped early: pick another prompt"
+    done: dict[str, float] = {}
+
+    def timed(name: str, body: dict[str, Any]) -> Callable[[Any], Any]:
+        def call(c: Any) -> Any:
+            result = answer(c.converse(**body))
+            done[name] = time.monotonic()
+            return result
+        return call
+
+    before = idle_batches(engine)
+    together = all_at_once(server, [timed("short", short), timed("long", long)])
+    assert new_batches(engine, before) == Counter({2: 1})
+    assert together == reference
+    assert done["short"] < done["long"] - 0.2  # answered when its row stopped, not when the batch did
+
+
 def test_cancelled_stream_leaves_the_batch(server: ThreadServer, engine: Any, restore: None) -> None:
     others = [request("tell me a long story", maxTokens=300), request("describe the image", ((200, 30, 30), (96, 64)), maxTokens=300)]
     reference = one_by_one(server, others)
