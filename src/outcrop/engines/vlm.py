@@ -8,7 +8,9 @@ them on the left into one batch and runs one `model.generate`. Each row keeps it
 (stop sequences, hold-back, EOS), token budget and JSON constraint; a row that is done stops
 producing and is answered at once (`BatchScheduler.deliver`), without waiting for the batch. A
 client that goes away sets its job's `cancelled` event, checked after every token. Greedy answers
-are the same batched or alone. Out of memory in a batch: the batch's jobs run again one by one.
+are the same batched or alone in float32 (tested); in bfloat16 a batch's matrix products round
+differently from one row's, so a near-tie between two tokens can go the other way (seen on random
+weights, whose logits are nearly flat). Out of memory in a batch: its jobs run again one by one.
 
 Why not transformers' continuous batching (`generate_batch`, `init_continuous_batching`,
 `ContinuousBatchingManager`, transformers 5.24): requests are token-id lists only
