@@ -131,20 +131,6 @@ class StopAwareStreamer:
             self.sent = upto
 
 
-class CancelCriteria:
-    """Stops generation when the caller went away or the streamer saw a stop sequence."""
-
-    def __init__(self, cancelled: threading.Event, streamer: StopAwareStreamer) -> None:
-        self.cancelled = cancelled
-        self.streamer = streamer
-
-    def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
-        import torch
-
-        done = self.cancelled.is_set() or self.streamer.stop_sequence is not None
-        return torch.full((input_ids.shape[0],), done, dtype=torch.bool, device=input_ids.device)
-
-
 class RowStreamer:
     """A transformers streamer for a left-padded batch: row i's tokens go to `rows[i]`.
 
