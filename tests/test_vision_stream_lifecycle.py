@@ -50,16 +50,17 @@ def engine_of(server: ThreadServer, model_id: str) -> Any:
 
 
 def watch_generations(engine: Any) -> list[tuple[bool, Any]]:
-    """Record (cancelled when it ended, result) for each generation the real engine runs."""
+    """Record (cancelled when it ended, result) for each job the real engine's batches run."""
     seen: list[tuple[bool, Any]] = []
-    original = engine._generate
+    original = engine._run_batch
 
-    def recording(job: Any) -> Any:
-        result = original(job)
-        seen.append((job.cancelled.is_set(), result))
-        return result
+    def recording(jobs: Any) -> Any:
+        results = original(jobs)
+        seen.extend((job.cancelled.is_set(), result) for job, result in zip(jobs, results))
+        return results
 
-    engine._generate = recording
+    engine._run_batch = recording
+    engine.scheduler._run_batch = recording
     return seen
 
 

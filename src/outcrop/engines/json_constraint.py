@@ -11,6 +11,7 @@ valid JSON whenever maxTokens leaves room to close it.
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from typing import Any
 
 _WS = " \t\n\r"
@@ -175,15 +176,28 @@ def _number_ok(text: str) -> bool:
 
 
 class JsonLogitsProcessor:
-    """A transformers logits processor (batch of one) that keeps the output a valid JSON prefix."""
+    """A transformers logits processor that keeps one row of the batch (`row`) a valid JSON prefix.
+
+    In a left-padded batch every row's prompt ends at the same `prompt_length`; other rows' scores
+    pass through untouched, and `skip()` (a row that already stopped) makes it a no-op."""
 
     CANDIDATES = 64  # ranked candidates examined before widening the search to the whole vocabulary
 
-    def __init__(self, tokenizer: Any, prompt_length: int, max_new_tokens: int, eos_ids: set[int]) -> None:
+    def __init__(
+        self,
+        tokenizer: Any,
+        prompt_length: int,
+        max_new_tokens: int,
+        eos_ids: set[int],
+        row: int = 0,
+        skip: Callable[[], bool] | None = None,
+    ) -> None:
         self.tokenizer = tokenizer
         self.prompt_length = prompt_length
         self.max_new = max_new_tokens
         self.eos_ids = sorted(eos_ids)
+        self.row = row
+        self.skip = skip
         self._pieces: dict[int, str] = {}
         self._forced: list[int] = []
 
@@ -193,20 +207,27 @@ class JsonLogitsProcessor:
         return state, state.feed_text(text)
 
     def __call__(self, input_ids: Any, scores: Any) -> Any:
+        if self.skip is not None and self.skip():
+            return scores
+        out = scores.clone()
+        out[self.row] = self._constrain(input_ids[self.row, self.prompt_length:].tolist(), scores[self.row])
+        return out
+
+    def _constrain(self, generated: list[int], scores: Any) -> Any:
+        """One row's scores (a vector) with every token that would break the JSON prefix at -inf."""
         import torch
 
-        generated = input_ids[0, self.prompt_length:].tolist()
         state, ok = self._state(generated)
         mask = torch.full_like(scores, float("-inf"))
         if state.complete or not ok:
-            mask[0, self.eos_ids] = 0
+            mask[self.eos_ids] = 0
             return scores + mask
         remaining = self.max_new - len(generated)
         closer_ids = self.tokenizer.encode(state.closer(), add_special_tokens=False)
         if closer_ids and remaining <= len(closer_ids) + 1:
-            mask[0, closer_ids[0]] = 0  # running out of budget: close the value now
+            mask[closer_ids[0]] = 0  # running out of budget: close the value now
             return scores + mask
-        order = torch.argsort(scores[0], descending=True).tolist()
+        order = torch.argsort(scores, descending=True).tolist()
         raw_base = self.tokenizer.decode(generated, skip_special_tokens=True)
         base = raw_base.rstrip("\ufffd")
         allowed: list[int] = []
@@ -223,5 +244,5 @@ class JsonLogitsProcessor:
                 allowed.append(token)
         if not allowed:
             allowed = closer_ids[:1] or self.eos_ids
-        mask[0, allowed] = 0
+        mask[allowed] = 0
         return scores + mask

@@ -5,7 +5,9 @@ waiting at most `max_wait_s` for company) and runs them in one call of `run_batc
 own thread, so no forward pass ever runs on the event loop. A full queue answers
 `ThrottlingException` at once; an item past its deadline `ModelTimeoutException`; an item whose
 caller went away (client disconnect) is dropped before it runs, and engines that can stop midway
-(diffusion steps, token streams) see its `cancelled` event.
+(diffusion steps, token streams) see its `cancelled` event. An engine whose batch members finish
+at different times (token streams of different lengths) hands each result over with `deliver` as
+soon as it is ready, instead of holding it until the whole batch returns.
 """
 
 from __future__ import annotations
@@ -65,6 +67,7 @@ class BatchScheduler(Generic[T, R]):
         self._queue: deque[Job[T]] = deque()
         self._wakeup: asyncio.Event | None = None
         self._collector: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"outcrop-{name}")
         self.running = 0
         self.batches_run = 0
@@ -76,6 +79,7 @@ class BatchScheduler(Generic[T, R]):
         return len(self._queue)
 
     async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
         self._wakeup = asyncio.Event()
         self._collector = asyncio.create_task(self._collect(), name=f"scheduler-{self.name}")
 
@@ -111,6 +115,21 @@ class BatchScheduler(Generic[T, R]):
             self._abandon(job)
             raise
 
+    def deliver(self, job: Job[T], result: Any) -> None:
+        """From the worker thread, mid-batch: settle one job now (a result, or an exception to raise).
+        The batch's own result for that job is then ignored."""
+        assert self._loop is not None
+        self._loop.call_soon_threadsafe(self._settle, job, result)
+
+    @staticmethod
+    def _settle(job: Job[T], result: Any) -> None:
+        if job.future.done():
+            return
+        if isinstance(result, BaseException):
+            job.future.set_exception(result)
+        else:
+            job.future.set_result(result)
+
     def _abandon(self, job: Job[T]) -> None:
         job.cancelled.set()
         job.future.cancel()  # nobody awaits it any more: its late result or error is dropped, not logged
@@ -141,12 +160,7 @@ class BatchScheduler(Generic[T, R]):
             self.items_run += len(batch)
             self.batch_sizes[len(batch)] += 1
             for job, result in zip(batch, results):
-                if job.future.done():
-                    continue
-                if isinstance(result, BaseException):
-                    job.future.set_exception(result)
-                else:
-                    job.future.set_result(result)
+                self._settle(job, result)
 
     def _take_batch(self) -> list[Job[T]]:
         now = time.monotonic()

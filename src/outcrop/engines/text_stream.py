@@ -3,13 +3,17 @@
 Text that might be the start of a stop sequence (or of a held-back marker) is not sent until the
 next tokens show it is not; a trailing U+FFFD (half of a multi-byte character split across byte
 tokens) waits for the rest of the character.
+
+For a batch, `RowStreamer` hands each row's token to that row's `StopAwareStreamer` (its own stop
+sequences, hold-back markers and token budget) and calls `on_finished(row)` the moment a row is
+done, and `RowStops` tells `generate` which rows are done so they stop producing.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 
@@ -69,9 +73,13 @@ class StopAwareStreamer:
         if not self._prompt_seen:
             self._prompt_seen = True
             return
+        self.put_tokens(value.reshape(-1).tolist())
+
+    def put_tokens(self, tokens: list[int]) -> None:
+        """Newly generated ids (no prompt), e.g. one row's token of a batch step."""
         if self.finished:
             return
-        for token in value.reshape(-1).tolist():
+        for token in tokens:
             if token in self.eos_ids:
                 self.hit_eos = True
                 break
@@ -123,15 +131,73 @@ class StopAwareStreamer:
             self.sent = upto
 
 
-class CancelCriteria:
-    """Stops generation when the caller went away or the streamer saw a stop sequence."""
+class RowStreamer:
+    """A transformers streamer for a left-padded batch: row i's tokens go to `rows[i]`.
 
-    def __init__(self, cancelled: threading.Event, streamer: StopAwareStreamer) -> None:
+    A row takes at most `max_new[i]` tokens and none once it finished (EOS, stop sequence) or its
+    caller went away; the padding `generate` writes after a row stopped is never decoded. When a row
+    is done, its streamer is flushed and `on_finished(i)` runs at once, so its answer need not wait
+    for the rest of the batch.
+    """
+
+    def __init__(
+        self,
+        rows: Sequence[StopAwareStreamer],
+        max_new: Sequence[int],
+        cancelled: Sequence[threading.Event],
+        on_finished: Callable[[int], None],
+    ) -> None:
+        self.rows = rows
+        self.max_new = max_new
         self.cancelled = cancelled
+        self.on_finished = on_finished
+        self.closed = [False] * len(rows)
+        self._prompt_seen = False
+
+    def row_done(self, i: int) -> bool:
+        row = self.rows[i]
+        return row.finished or row.generated >= self.max_new[i] or self.cancelled[i].is_set()
+
+    def put(self, value: Any) -> None:
+        if not self._prompt_seen:
+            self._prompt_seen = True
+            return
+        tokens = value.reshape(-1).tolist()
+        for i, token in enumerate(tokens):
+            if self.closed[i]:
+                continue
+            if not self.cancelled[i].is_set():
+                self.rows[i].put_tokens([int(token)])
+            if self.row_done(i):
+                self.close(i)
+
+    def close(self, i: int) -> None:
+        if not self.closed[i]:
+            self.closed[i] = True
+            self.rows[i].end()
+            self.on_finished(i)
+
+    def end(self) -> None:
+        for i in range(len(self.rows)):
+            self.close(i)
+
+
+class RowStops:
+    """A stopping criterion for a batch: a bool per row, true once the row was cancelled, its
+    streamer saw a stop sequence, or it has its own `max_new` tokens (EOS is `generate`'s own check).
+    `generate` runs this before streaming a step's tokens, so the budget is read from `input_ids`."""
+
+    def __init__(self, streamer: RowStreamer, prompt_length: int) -> None:
         self.streamer = streamer
+        self.prompt_length = prompt_length
+        self.done = [False] * len(streamer.rows)
 
     def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
         import torch
 
-        done = self.cancelled.is_set() or self.streamer.stop_sequence is not None
-        return torch.full((input_ids.shape[0],), done, dtype=torch.bool, device=input_ids.device)
+        generated = input_ids.shape[1] - self.prompt_length
+        s = self.streamer
+        for i, row in enumerate(s.rows):
+            if not self.done[i]:
+                self.done[i] = s.cancelled[i].is_set() or row.stop_sequence is not None or generated >= s.max_new[i]
+        return torch.tensor(self.done, dtype=torch.bool, device=input_ids.device)

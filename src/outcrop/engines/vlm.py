@@ -1,10 +1,23 @@
 """Vision-language chat (transformers `AutoModelForImageTextToText` + `AutoProcessor`, the model's own
 chat template) behind a bounded queue with one generation worker thread.
 
-Tokens leave the worker as they are generated: a streamer on the worker thread decodes them, holds
-back text that may be the start of a stop sequence, and hands deltas to the event loop. A client
-that goes away sets the job's `cancelled` event, which a stopping criterion checks after every
-token, so its slot frees at once.
+Concurrent chats share forward passes by dynamic batching: when the worker is free it takes the
+waiting jobs of one sampling kind (all greedy, or identical unseeded sampling; `sampling_key`), up
+to `max_batch`, processes each prompt alone (so its usage is its own tokens, never padding), pads
+them on the left into one batch and runs one `model.generate`. Each row keeps its own streamer
+(stop sequences, hold-back, EOS), token budget and JSON constraint; a row that is done stops
+producing and is answered at once (`BatchScheduler.deliver`), without waiting for the batch. A
+client that goes away sets its job's `cancelled` event, checked after every token. Greedy answers
+are the same batched or alone in float32 (tested); in bfloat16 a batch's matrix products round
+differently from one row's, so a near-tie between two tokens can go the other way (seen on random
+weights, whose logits are nearly flat). Out of memory in a batch: its jobs run again one by one.
+
+Why not transformers' continuous batching (`generate_batch`, `init_continuous_batching`,
+`ContinuousBatchingManager`, transformers 5.24): requests are token-id lists only
+(`add_request(input_ids, max_new_tokens, ...)`) and the model is called with `input_ids` and 1-D
+`position_ids` over a paged cache, so Qwen2.5-VL's `pixel_values`, `image_grid_thw` and 3-D mrope
+positions have no way in; it streams per request and cancels (`cancel_request`), but per-request
+logits processing is limited to temperature/top-k/top-p, so the JSON constraint cannot ride along.
 """
 
 from __future__ import annotations
@@ -12,17 +25,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Hashable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from pydantic import Field
 
 from outcrop.engines.base import Engine, pick_device, pick_dtype
+from outcrop.engines.failures import is_out_of_memory, release_device_memory
 from outcrop.engines.ocr import OcrGrounding
 from outcrop.engines.quantization import Scheme
 from outcrop.engines.scheduler import BatchScheduler, Job
+from outcrop.engines.text_stream import StopAwareStreamer
 from outcrop.registry import ModelEntry
 from outcrop.engines.budgets import BudgetOptions
 from outcrop.tasks.chat import CONTEXT_TOKENS, ChatLimits, ChatModel, ChatResult, ChatTask, Prepared, TextPart
@@ -37,6 +53,30 @@ _DONE = object()
 class _Work:
     task: ChatTask
     emit: Callable[[Any], None]
+    streaming: bool = True
+
+
+@dataclass
+class _Row:
+    """One job of a batch on the worker thread: its processed prompt, budget, streamer and answer."""
+
+    job: Job[_Work]
+    inputs: Any
+    input_tokens: int  # this prompt's own tokens, never the batch's padding
+    max_new: int
+    streamer: StopAwareStreamer | None = None
+    result: ChatResult | None = None
+
+
+def sampling_key(task: ChatTask, default_temperature: float) -> Hashable:
+    """Jobs with equal keys may share a `generate`: all greedy, or the same unseeded sampling.
+    A seeded job runs alone, since its seed sets the one generator a batch shares."""
+    temperature = default_temperature if task.temperature is None else task.temperature
+    if temperature <= 0:
+        return ("greedy",)
+    if task.seed is not None:
+        return ("seeded", id(task))
+    return ("sample", temperature, task.top_p, task.top_k)
 
 
 def hf_messages(task: ChatTask) -> list[dict[str, Any]]:
@@ -80,6 +120,8 @@ class VisionChatOptions(BudgetOptions):
     default_temperature: float = Field(0.0, ge=0, description="Temperature when a request sets none (0: greedy).")
     stream_timeout_s: float = Field(600, gt=0, description="A streamed answer's budget.")
     max_queue: int = Field(32, ge=1, description="Queued requests beyond this get ThrottlingException.")
+    max_batch: int = Field(4, ge=1, description="Concurrent chats decoded together in one generate (1: one at a time).")
+    batch_wait_s: float = Field(0.05, ge=0, description="How long a free worker waits for concurrent chats to join.")
     cpu_threads: int | None = Field(None, ge=1, description="torch intra-op threads on a CPU (process-wide).")
     max_pixels: int | None = Field(None, ge=1, description="The image processor's pixel budget per image.")
     min_pixels: int = Field(3136, ge=1)
@@ -106,9 +148,11 @@ class VisionChatEngine(Engine):
         self.scheduler: BatchScheduler[_Work, ChatResult] = BatchScheduler(
             f"vlm:{entry.model_id}",
             self._run_batch,
-            max_batch=1,
+            max_batch=self.options.max_batch,
+            max_wait_s=self.options.batch_wait_s,
             max_queue=self.options.max_queue,
             timeout_s=self.options.request_budget_s,
+            batch_key=lambda work: sampling_key(work.task, self.default_temperature),
         )
 
     # -- loading ---------------------------------------------------------------------------------
@@ -139,6 +183,8 @@ class VisionChatEngine(Engine):
         eos = self.model.generation_config.eos_token_id
         self.eos_ids = set(eos if isinstance(eos, list) else [eos] if eos is not None else [])
         self.eos_ids.add(self.tokenizer.eos_token_id)
+        pad = self.tokenizer.pad_token_id
+        self.pad_id = int(pad if pad is not None else self.tokenizer.eos_token_id)
         torch.set_grad_enabled(False)
         if self.options.ocr_grounding:
             self.ocr = OcrGrounding(self.options.ocr_languages, timeout_s=self.options.ocr_timeout_s)
@@ -164,7 +210,7 @@ class VisionChatEngine(Engine):
             loop.call_soon_threadsafe(queue.put_nowait, item)
 
         timeout = self.stream_timeout_s if streaming else None
-        job = asyncio.create_task(self.scheduler.submit(_Work(task, emit), timeout_s=timeout))
+        job = asyncio.create_task(self.scheduler.submit(_Work(task, emit, streaming), timeout_s=timeout))
         job.add_done_callback(lambda _t: queue.put_nowait(_DONE))
         first = await queue.get()
         if first is _DONE:
@@ -213,61 +259,144 @@ class VisionChatEngine(Engine):
         images = [im.convert("RGB") for im in task.images] or None
         return self.processor(text=[prompt], images=images, return_tensors="pt")
 
-    def _run_batch(self, jobs: Sequence[Job[_Work]]) -> list[ChatResult]:
-        return [self._generate(job) for job in jobs]
+    def _run_batch(self, jobs: Sequence[Job[_Work]]) -> list[ChatResult | BaseException]:
+        """Prepare each job alone (its own errors fail only it), decode the rest in one `generate`.
+        Out of memory in a batch: each unfinished job runs again alone, so only the one that does not
+        fit fails (a stream that already sent text cannot be rewound and fails with the error)."""
+        results: list[ChatResult | BaseException | None] = [None] * len(jobs)
+        rows: list[tuple[int, _Row]] = []
+        for at, job in enumerate(jobs):
+            try:
+                rows.append((at, self._prepare(job)))
+            except Exception as exc:
+                results[at] = exc
+        if rows:
+            try:
+                for (at, _row), result in zip(rows, self._generate([row for _, row in rows])):
+                    results[at] = result
+            except Exception as exc:
+                retry = is_out_of_memory(exc) and len(rows) > 1
+                if retry:
+                    release_device_memory()
+                    logger.warning("out of memory in a batch of %d: running its jobs one at a time", len(rows))
+                for at, row in rows:
+                    if row.result is not None:
+                        results[at] = row.result  # delivered before the failure
+                    elif not retry or row.job.cancelled.is_set() or (
+                        row.job.item.streaming and row.streamer is not None and row.streamer.sent
+                    ):
+                        results[at] = exc
+                    else:
+                        try:
+                            results[at] = self._generate([row])[0]
+                        except Exception as alone:
+                            if is_out_of_memory(alone):
+                                release_device_memory()
+                            results[at] = alone
+        return [r if r is not None else RuntimeError("no result") for r in results]
 
-    def _generate(self, job: Job[_Work]) -> ChatResult:
-        import torch
-        from transformers import LogitsProcessorList, StoppingCriteriaList
-
-        from outcrop.engines.json_constraint import JsonLogitsProcessor
-        from outcrop.engines.text_stream import CancelCriteria, StopAwareStreamer
-
-        started = time.monotonic()
+    def _prepare(self, job: Job[_Work]) -> _Row:
         task, emit = job.item.task, job.item.emit
         inputs = self.prepare_inputs(task)
         input_tokens = int(inputs["input_ids"].shape[1])
         max_new = self.output_budget(task, input_tokens)
         emit(Prepared(input_tokens=input_tokens))
-        inputs = inputs.to(self.device)
+        return _Row(job=job, inputs=inputs, input_tokens=input_tokens, max_new=max_new)
+
+    def _collate(self, parts: Sequence[Any]) -> Any:
+        """One batch from prompts processed one at a time: per-token tensors (ids, attention mask, token
+        types) padded on the left to the longest prompt, everything else (pixel patches, image grids)
+        joined in row order, which is how the processor itself batches Qwen2-VL-style inputs."""
+        if len(parts) == 1:
+            return parts[0]
+        import torch
+        from transformers import BatchFeature
+
+        length = max(int(p["input_ids"].shape[1]) for p in parts)
+        keys = list(dict.fromkeys(key for p in parts for key in p.keys()))
+        batch: dict[str, Any] = {}
+        for key in keys:
+            present = [p for p in parts if key in p]
+            if all(p[key].ndim == 2 and p[key].shape == p["input_ids"].shape for p in present):
+                fill = self.pad_id if key == "input_ids" else 0
+                batch[key] = torch.cat([
+                    torch.nn.functional.pad(p[key], (length - p[key].shape[1], 0), value=fill) for p in present
+                ])
+            else:
+                batch[key] = torch.cat([p[key] for p in present])
+        return BatchFeature(batch)
+
+    def _generate(self, rows: Sequence[_Row]) -> list[ChatResult]:
+        """One `generate` over the rows (compatible sampling, see `batch_key`); each row streams, stops
+        and is answered on its own."""
+        import torch
+        from transformers import LogitsProcessorList, StoppingCriteriaList
+
+        from outcrop.engines.json_constraint import JsonLogitsProcessor
+        from outcrop.engines.text_stream import RowStops, RowStreamer, StopAwareStreamer
+
+        started = time.monotonic()
+        inputs = self._collate([row.inputs for row in rows]).to(self.device)
         if "pixel_values" in inputs:
             inputs["pixel_values"] = inputs["pixel_values"].to(self.dtype)
-        streamer = StopAwareStreamer(self.tokenizer, task.stop_sequences, task.hold_back, emit, self.eos_ids)
+        prompt_length = int(inputs["input_ids"].shape[1])
+        streamers = []
+        for row in rows:
+            task = row.job.item.task
+            row.streamer = StopAwareStreamer(self.tokenizer, task.stop_sequences, task.hold_back, row.job.item.emit,
+                                             self.eos_ids)
+            streamers.append(row.streamer)
+
+        def finished(i: int) -> None:
+            rows[i].result = self._result(rows[i], streamers[i], started)
+            self.scheduler.deliver(rows[i].job, rows[i].result)
+
+        dispatch = RowStreamer(streamers, [row.max_new for row in rows], [row.job.cancelled for row in rows], finished)
+        stops = RowStops(dispatch, prompt_length)
         processors = LogitsProcessorList()
-        if task.json_output:
-            processors.append(JsonLogitsProcessor(self.tokenizer, input_tokens, max_new, self.eos_ids))
+        for i, row in enumerate(rows):
+            if row.job.item.task.json_output:
+                processors.append(JsonLogitsProcessor(self.tokenizer, prompt_length, row.max_new, self.eos_ids,
+                                                      row=i, skip=partial(stops.done.__getitem__, i)))
+        task = rows[0].job.item.task
         temperature = self.default_temperature if task.temperature is None else task.temperature
         sample = temperature > 0
         kwargs: dict[str, Any] = {"do_sample": sample}
         if sample:
             kwargs.update(temperature=temperature, top_p=1.0 if task.top_p is None else task.top_p, top_k=task.top_k or 0)
             if task.seed is not None:
-                torch.manual_seed(task.seed)
+                torch.manual_seed(task.seed)  # seeded jobs run alone (batch_key), so the seed is theirs
         else:
             kwargs.update(temperature=None, top_p=None, top_k=None)
         with torch.inference_mode():
             self.model.generate(
                 **inputs,
-                max_new_tokens=max_new,
+                max_new_tokens=max(row.max_new for row in rows),
                 min_new_tokens=0,
-                streamer=streamer,
+                streamer=dispatch,
                 logits_processor=processors,
-                stopping_criteria=StoppingCriteriaList([CancelCriteria(job.cancelled, streamer)]),
+                stopping_criteria=StoppingCriteriaList([stops]),
                 eos_token_id=sorted(self.eos_ids),
-                pad_token_id=self.tokenizer.pad_token_id,
+                pad_token_id=self.pad_id,
                 **kwargs,
             )
+        dispatch.end()  # idempotent: every row has its answer now
+        answers = [row.result for row in rows]
+        assert all(answers), "a batch row ended without an answer"
+        return answers  # type: ignore[return-value]
+
+    def _result(self, row: _Row, streamer: Any, started: float) -> ChatResult:
         if streamer.stop_sequence is not None:
             reason = "stop_sequence"
         elif streamer.hit_eos:
             reason = "end_turn"
         else:
-            reason = "max_tokens" if streamer.generated >= max_new else "end_turn"
+            reason = "max_tokens" if streamer.generated >= row.max_new else "end_turn"
         return ChatResult(
             text=streamer.text,
             stop_reason=reason,  # type: ignore[arg-type]
             stop_sequence=streamer.stop_sequence,
-            input_tokens=input_tokens,
+            input_tokens=row.input_tokens,
             output_tokens=streamer.generated,
             first_token_s=streamer.first_token_s,
             latency_s=time.monotonic() - started,
