@@ -26,7 +26,8 @@ from outcrop.engines.scheduler import BatchScheduler, Job
 from outcrop.errors import ValidationException
 from outcrop.registry import ModelEntry
 from outcrop.engines.budgets import BudgetOptions
-from outcrop.tasks.chat import ChatResult, ChatTask, Prepared, TextPart
+from outcrop.engines.tool_calls import ToolFormat, result_text
+from outcrop.tasks.chat import ChatResult, ChatTask, ImagePart, Prepared, TextPart, ToolCall, ToolResult
 
 logger = logging.getLogger(__name__)
 
@@ -40,16 +41,37 @@ class _Work:
 
 
 def hf_messages(task: ChatTask) -> list[dict[str, Any]]:
-    """The task as the `messages` list that transformers chat templates take."""
+    """The task as the `messages` list that transformers chat templates take: the assistant's calls as
+    `tool_calls`, results as `tool` messages ahead of the rest of their user turn."""
     messages: list[dict[str, Any]] = []
     if task.system:
         messages.append({"role": "system", "content": [{"type": "text", "text": task.system}]})
     for turn in task.turns:
-        content = [
-            {"type": "text", "text": p.text} if isinstance(p, TextPart) else {"type": "image"} for p in turn.parts
-        ]
-        messages.append({"role": turn.role, "content": content})
+        content: list[dict[str, Any]] = []
+        calls: list[dict[str, Any]] = []
+        for p in turn.parts:
+            if isinstance(p, TextPart):
+                content.append({"type": "text", "text": p.text})
+            elif isinstance(p, ImagePart):
+                content.append({"type": "image"})
+            elif isinstance(p, ToolCall):
+                calls.append({"type": "function", "id": p.id, "function": {"name": p.name, "arguments": p.arguments}})
+            else:
+                messages.append({"role": "tool", "tool_call_id": p.id, "content": result_text(p),
+                                 **({"status": p.status} if p.status else {})})
+        if content or calls or not any(isinstance(p, ToolResult) for p in turn.parts):
+            messages.append({"role": turn.role, "content": content, **({"tool_calls": calls} if calls else {})})
     return messages
+
+
+def render_prompt(processor: Any, tool_format: ToolFormat, task: ChatTask) -> str:
+    """The prompt text through the model's own chat template, tools included the way it takes them."""
+    rendered, tools = tool_format.prompt_task(task)
+    prefill = task.turns[-1].role == "assistant"
+    return str(processor.apply_chat_template(
+        hf_messages(rendered), tools=tools, tokenize=False, add_generation_prompt=not prefill,
+        continue_final_message=prefill,
+    ))
 
 
 class ChatStream:
@@ -130,6 +152,7 @@ class VisionChatEngine(Engine):
             quantize_language_model(self.model, self.options.quantize, decode_rows=self.options.quantize_decode_rows)
         self.processor = AutoProcessor.from_pretrained(self.weights_dir, **kwargs)
         self.tokenizer = self.processor.tokenizer
+        self.tool_format = ToolFormat.of(self.processor, self.model)
         text_config = getattr(self.model.config, "text_config", self.model.config)
         self.context_tokens = self.options.context_tokens or int(getattr(text_config, "max_position_embeddings", 4096))
         self.max_output_tokens = self.options.max_output_tokens
@@ -186,13 +209,17 @@ class VisionChatEngine(Engine):
 
     # -- the worker thread -----------------------------------------------------------------------
     def prepare_inputs(self, task: ChatTask) -> Any:
-        messages = hf_messages(task)
-        prefill = task.turns[-1].role == "assistant"
-        prompt = self.processor.apply_chat_template(
-            messages, tokenize=False, add_generation_prompt=not prefill, continue_final_message=prefill
-        )
+        if task.tools and not self.tool_format.supported:
+            raise ValidationException("This model doesn't support tool use.")
+        prompt = render_prompt(self.processor, self.tool_format, task)
         images = [im.convert("RGB") for im in task.images] or None
         return self.processor(text=[prompt], images=images, return_tensors="pt")
+
+    def output_reader(self, task: ChatTask, inputs: Any, emit: Callable[[Any], None]) -> Any:
+        """Where generated text goes: straight to `emit`, or through the tool-call parser, which holds
+        back call text and needs the prompt to know where the answer starts."""
+        prefix = self.tokenizer.decode(inputs["input_ids"][0]) if task.tools else ""
+        return self.tool_format.reader(task, prefix, emit)
 
     def _run_batch(self, jobs: Sequence[Job[_Work]]) -> list[ChatResult]:
         return [self._generate(job) for job in jobs]
@@ -227,7 +254,8 @@ class VisionChatEngine(Engine):
         inputs = inputs.to(self.device)
         if "pixel_values" in inputs:
             inputs["pixel_values"] = inputs["pixel_values"].to(self.dtype)
-        streamer = StopAwareStreamer(self.tokenizer, task.stop_sequences, task.hold_back, emit, self.eos_ids)
+        reader = self.output_reader(task, inputs, emit)
+        streamer = StopAwareStreamer(self.tokenizer, task.stop_sequences, (), reader.feed, self.eos_ids)
         processors = LogitsProcessorList()
         if task.json_output:
             processors.append(JsonLogitsProcessor(self.tokenizer, input_tokens, max_new, self.eos_ids))
@@ -258,9 +286,11 @@ class VisionChatEngine(Engine):
             reason = "end_turn"
         else:
             reason = "max_tokens" if streamer.generated >= max_new else "end_turn"
+        text, calls = reader.finish(streamer.text)
         return ChatResult(
-            text=streamer.text,
-            stop_reason=reason,  # type: ignore[arg-type]
+            text=text,
+            tool_calls=calls,
+            stop_reason="tool_use" if calls else reason,  # type: ignore[arg-type]
             stop_sequence=streamer.stop_sequence,
             input_tokens=input_tokens,
             output_tokens=streamer.generated,

@@ -31,11 +31,22 @@ from outcrop.protocols.base import (
 from outcrop.protocols.chat_content import ContentBudget, document_parts, image_part
 from outcrop.protocols.count_tokens import count_reply, counted_body
 from outcrop.protocols.converse_schema import ContentBlock, ConverseRequest, GuardrailConfig
-from outcrop.protocols.tool_prompt import CALL_OPEN, call_text, parse_calls, response_text, tools_prompt
 from outcrop.protocols.offload import off_loop
 from outcrop.registry.options import Options
 from outcrop.protocols.validation import parse_body
-from outcrop.tasks.chat import ChatResult, ChatTask, ChatTurn, ImagePart, Part, TextPart
+from outcrop.tasks.chat import (
+    ChatResult,
+    ChatTask,
+    ChatTurn,
+    ImagePart,
+    JsonPart,
+    Part,
+    TextPart,
+    ToolCall,
+    ToolChoice,
+    ToolResult,
+    ToolSpec,
+)
 
 _UNSUPPORTED_BLOCKS = ("video", "audio", "reasoningContent", "citationsContent", "searchResult")
 _EXTRA_FIELDS: dict[str, tuple[type, int, int]] = {"top_k": (int, 0, 500), "seed": (int, 0, 2**32 - 1), "ocr": (bool, 0, 1)}
@@ -46,7 +57,6 @@ class ChatRequest:
     """A parsed request: the task plus what the response writer needs."""
 
     task: ChatTask
-    tool_names: set[str] = field(default_factory=set)
     response_paths: list[str] = field(default_factory=list)
     guardrail: GuardrailConfig | None = None
     # What a guardrail assesses on input: the guardContent texts if any, else every message text.
@@ -100,21 +110,25 @@ def _block_parts(block: ContentBlock, where: str, budget: ContentBudget, has_too
         if not has_tools:
             raise ValidationException("The toolConfig field must be defined when using toolUse and toolResult content blocks.")
         if block.toolUse is not None:
-            return [TextPart(call_text(block.toolUse.name, block.toolUse.input))]
-        parts: list[Part] = []
-        texts = []
-        for i, item in enumerate(block.toolResult.content):  # type: ignore[union-attr]
+            use = block.toolUse
+            arguments = use.input if isinstance(use.input, dict) else {"value": use.input}
+            return [ToolCall(id=use.toolUseId, name=use.name, arguments=arguments)]
+        result = block.toolResult
+        assert result is not None
+        content: list[TextPart | JsonPart] = []
+        images: list[Part] = []
+        for i, item in enumerate(result.content):
             if "text" in item:
-                texts.append(str(item["text"]))
+                content.append(TextPart(str(item["text"])))
             elif "json" in item:
-                texts.append(json.dumps(item["json"], ensure_ascii=False))
+                content.append(JsonPart(item["json"]))
             elif "image" in item and isinstance(item["image"], dict):
                 img = item["image"]
-                parts.append(image_part(str(img.get("source", {}).get("bytes", "")), img.get("format", "png"),
-                                        f"{where}.toolResult.content.{i}.image", budget))
+                images.append(image_part(str(img.get("source", {}).get("bytes", "")), img.get("format", "png"),
+                                         f"{where}.toolResult.content.{i}.image", budget))
             else:
                 raise ValidationException(f"{where}.toolResult.content.{i}: only text, json and image results are supported.")
-        return [TextPart(response_text("\n".join(texts))), *parts]
+        return [ToolResult(id=result.toolUseId, content=tuple(content), status=result.status), *images]
     for name in _UNSUPPORTED_BLOCKS:
         if getattr(block, name) is not None:
             raise ValidationException(f"{where}: this model doesn't support the {name} content block. Remove it and try again.")
@@ -207,10 +221,6 @@ def parse_converse(body: bytes, json_from_prompt: bool = True) -> ChatRequest:
             system_texts.append(guard_text.text)
             explicit.append(GuardedText(None, k, guard_text.text, tuple(guard_text.qualifiers or ())))
     system = "\n".join(system_texts) or None
-    if tools:
-        specs = [{"name": t.name, "description": t.description, "parameters": t.inputSchema.get("json", {})} for t in tools]
-        prompt = tools_prompt(specs, request.toolConfig.toolChoice if request.toolConfig else None)
-        system = f"{system}\n\n{prompt}" if system else prompt
     config = request.inferenceConfig
     stops = tuple(config.stopSequences or ()) if config else ()
     if any(not s for s in stops):
@@ -241,19 +251,31 @@ def parse_converse(body: bytes, json_from_prompt: bool = True) -> ChatRequest:
         seed=extra.get("seed"),
         stop_sequences=stops,
         json_output=json_output,
-        hold_back=(CALL_OPEN,) if tools else (),
+        tools=tuple(ToolSpec(t.name, t.description, t.inputSchema.get("json", {})) for t in tools),
+        tool_choice=_tool_choice(request.toolConfig.toolChoice if request.toolConfig else None),
         ocr=asks_for_ocr(turns_t, extra.get("ocr")),
     )
-    return ChatRequest(task=task, tool_names={t.name for t in tools}, response_paths=paths,
+    return ChatRequest(task=task, response_paths=paths,
                        guardrail=request.guardrailConfig, guarded=explicit or every_text)
 
 
-def output_blocks(result: ChatResult, tool_names: set[str]) -> tuple[list[dict[str, Any]], str]:
+def _tool_choice(choice: dict[str, Any] | None) -> ToolChoice:
+    if choice and "any" in choice:
+        return ToolChoice("any")
+    if choice and isinstance(choice.get("tool"), dict):
+        return ToolChoice("tool", choice["tool"].get("name"))
+    return ToolChoice()
+
+
+def tool_use_id(call: ToolCall) -> str:
+    return call.id if call.id.startswith("tooluse_") else f"tooluse_{call.id}"
+
+
+def output_blocks(result: ChatResult) -> tuple[list[dict[str, Any]], str]:
     """Converse content blocks and stop reason for a finished generation."""
-    text, calls = parse_calls(result.text, tool_names) if tool_names else (result.text, [])
-    blocks: list[dict[str, Any]] = [{"text": text}] if text or not calls else []
-    blocks += [{"toolUse": call} for call in calls]
-    return blocks, ("tool_use" if calls else result.stop_reason)
+    blocks: list[dict[str, Any]] = [{"text": result.text}] if result.text or not result.tool_calls else []
+    blocks += [{"toolUse": {"toolUseId": tool_use_id(c), "name": c.name, "input": c.arguments}} for c in result.tool_calls]
+    return blocks, result.stop_reason
 
 
 def _response_fields(result: ChatResult, paths: list[str]) -> dict[str, Any] | None:
@@ -299,7 +321,7 @@ class Converse(Protocol):
             return InvokeReply(body=json.dumps(blocked, ensure_ascii=False).encode())
         engine = await ctx.engine()
         result = await engine.generate(request.task)
-        blocks, stop_reason = output_blocks(result, request.tool_names)
+        blocks, stop_reason = output_blocks(result)
         if guard is not None:
             blocks, stop_reason = await guard.check_output(blocks, stop_reason)
         response: dict[str, Any] = {
@@ -387,7 +409,7 @@ async def _converse_events(stream: Any, request: ChatRequest, started: float,
             sent_text = True
             yield "contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": delta}}
     result: ChatResult = stream.result
-    blocks, stop_reason = output_blocks(result, request.tool_names)
+    blocks, stop_reason = output_blocks(result)
     if guard is not None:
         blocks, stop_reason = await guard.check_output(blocks, stop_reason)
     index = 0
