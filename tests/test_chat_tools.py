@@ -196,3 +196,24 @@ def test_second_architecture_answers_plain_converse_deterministically(bedrock: A
     first, second = bedrock.converse(**ask), bedrock.converse(**ask)
     assert first["output"] == second["output"] and first["stopReason"] in ("end_turn", "max_tokens")
     assert [next(iter(b)) for b in first["output"]["message"]["content"]] == ["text"]
+
+
+@pytest.mark.parametrize("model", [QWEN25, QWEN35])
+def test_a_tool_result_needs_a_call_in_the_turn_before(bedrock_no_retry: Any, model: str) -> None:
+    from botocore.exceptions import ClientError
+
+    result = {"toolResult": {"toolUseId": "tooluse_1", "content": [{"text": "r"}]}}
+    for messages in ([{"role": "user", "content": [result]}], [*HISTORY[:2], {"role": "user", "content": [result, result]}]):
+        with pytest.raises(ClientError) as caught:
+            bedrock_no_retry.converse(modelId=model, messages=messages, inferenceConfig={"maxTokens": 4}, toolConfig=TOOL_CONFIG)
+        error = caught.value.response["Error"]
+        assert error["Code"] == "ValidationException"
+        assert "toolResult blocks at messages." in error["Message"] and "exceeds the number of toolUse blocks" in error["Message"]
+
+
+@pytest.mark.parametrize("model", [QWEN25, QWEN35])
+def test_an_assistant_prefill_with_tools_continues(bedrock: Any, model: str) -> None:
+    messages = [*HISTORY, {"role": "assistant", "content": [{"text": "It is"}]}]
+    response = bedrock.converse(modelId=model, messages=messages, inferenceConfig={"maxTokens": 4}, toolConfig=TOOL_CONFIG)
+    _well_formed(response)
+    assert not response["output"]["message"]["content"][0]["text"].startswith("It is")  # the prefill is not echoed

@@ -211,7 +211,12 @@ class VisionChatEngine(Engine):
     def prepare_inputs(self, task: ChatTask) -> Any:
         if task.tools and not self.tool_format.supported:
             raise ValidationException("This model doesn't support tool use.")
-        prompt = render_prompt(self.processor, self.tool_format, task)
+        from jinja2 import TemplateError
+
+        try:
+            prompt = render_prompt(self.processor, self.tool_format, task)
+        except TemplateError as error:  # the template's own raise_exception: a conversation it cannot take
+            raise ValidationException(f"The model's chat template cannot render this conversation: {error}") from None
         images = [im.convert("RGB") for im in task.images] or None
         return self.processor(text=[prompt], images=images, return_tensors="pt")
 

@@ -209,6 +209,11 @@ def parse_converse(body: bytes, json_from_prompt: bool = True) -> ChatRequest:
             raise ValidationException(
                 f"messages.{i}: a message with a document must also contain a text block. Add a text block and try again."
             )
+        results = sum(b.toolResult is not None for b in message.content)
+        if results and results > sum(isinstance(p, ToolCall) for p in (turns[-1].parts if turns else ())):
+            raise ValidationException(
+                f"The number of toolResult blocks at messages.{i}.content exceeds the number of toolUse blocks of previous turn."
+            )
         turns.append(ChatTurn(role=message.role, parts=tuple(parts)))
     system_texts = []
     for k, system_block in enumerate(request.system or []):
