@@ -186,7 +186,7 @@ def parse_converse(body: bytes, json_from_prompt: bool = True) -> ChatRequest:
     if request.toolConfig and any(t.systemTool is not None for t in request.toolConfig.tools):
         raise ValidationException("systemTool tools are not supported by this model.")
     budget = ContentBudget()
-    turns = []
+    turns: list[ChatTurn] = []
     explicit: list[GuardedText] = []
     every_text: list[GuardedText] = []
     for i, message in enumerate(messages):
