@@ -39,9 +39,13 @@ from outcrop.engines.ocr import OcrGrounding
 from outcrop.engines.quantization import Scheme
 from outcrop.engines.scheduler import BatchScheduler, Job
 from outcrop.engines.text_stream import StopAwareStreamer
+from outcrop.errors import ValidationException  # tool-use refusals; to move to the protocols as the limits did
 from outcrop.registry import ModelEntry
 from outcrop.engines.budgets import BudgetOptions
-from outcrop.tasks.chat import CONTEXT_TOKENS, ChatLimits, ChatModel, ChatResult, ChatTask, Prepared, TextPart
+from outcrop.engines.tool_calls import ToolFormat, result_text
+from outcrop.tasks.chat import (
+    CONTEXT_TOKENS, ChatLimits, ChatModel, ChatResult, ChatTask, ImagePart, Prepared, TextPart, ToolCall, ToolResult,
+)
 from outcrop.tasks.limits import LimitExceeded
 
 logger = logging.getLogger(__name__)
@@ -65,6 +69,7 @@ class _Row:
     input_tokens: int  # this prompt's own tokens, never the batch's padding
     max_new: int
     streamer: StopAwareStreamer | None = None
+    reader: Any = None  # where the row's text goes: straight out, or through the tool-call parser
     result: ChatResult | None = None
 
 
@@ -80,16 +85,37 @@ def sampling_key(task: ChatTask, default_temperature: float) -> Hashable:
 
 
 def hf_messages(task: ChatTask) -> list[dict[str, Any]]:
-    """The task as the `messages` list that transformers chat templates take."""
+    """The task as the `messages` list that transformers chat templates take: the assistant's calls as
+    `tool_calls`, results as `tool` messages ahead of the rest of their user turn."""
     messages: list[dict[str, Any]] = []
     if task.system:
         messages.append({"role": "system", "content": [{"type": "text", "text": task.system}]})
     for turn in task.turns:
-        content = [
-            {"type": "text", "text": p.text} if isinstance(p, TextPart) else {"type": "image"} for p in turn.parts
-        ]
-        messages.append({"role": turn.role, "content": content})
+        content: list[dict[str, Any]] = []
+        calls: list[dict[str, Any]] = []
+        for p in turn.parts:
+            if isinstance(p, TextPart):
+                content.append({"type": "text", "text": p.text})
+            elif isinstance(p, ImagePart):
+                content.append({"type": "image"})
+            elif isinstance(p, ToolCall):
+                calls.append({"type": "function", "id": p.id, "function": {"name": p.name, "arguments": p.arguments}})
+            else:
+                messages.append({"role": "tool", "tool_call_id": p.id, "content": result_text(p),
+                                 **({"status": p.status} if p.status else {})})
+        if content or calls or not any(isinstance(p, ToolResult) for p in turn.parts):
+            messages.append({"role": turn.role, "content": content, **({"tool_calls": calls} if calls else {})})
     return messages
+
+
+def render_prompt(processor: Any, tool_format: ToolFormat, task: ChatTask) -> str:
+    """The prompt text through the model's own chat template, tools included the way it takes them."""
+    rendered, tools = tool_format.prompt_task(task)
+    prefill = task.turns[-1].role == "assistant"
+    return str(processor.apply_chat_template(
+        hf_messages(rendered), tools=tools, tokenize=False, add_generation_prompt=not prefill,
+        continue_final_message=prefill,
+    ))
 
 
 class ChatStream:
@@ -177,6 +203,7 @@ class VisionChatEngine(Engine):
             quantize_language_model(self.model, self.options.quantize, decode_rows=self.options.quantize_decode_rows)
         self.processor = AutoProcessor.from_pretrained(self.weights_dir, **kwargs)
         self.tokenizer = self.processor.tokenizer
+        self.tool_format = ToolFormat.of(self.processor, self.model)
         text_config = getattr(self.model.config, "text_config", self.model.config)
         self.context_tokens = self.options.context_tokens or int(getattr(text_config, "max_position_embeddings", 4096))
         self.max_output_tokens = self.options.max_output_tokens
@@ -251,13 +278,22 @@ class VisionChatEngine(Engine):
 
     # -- the worker thread -----------------------------------------------------------------------
     def prepare_inputs(self, task: ChatTask) -> Any:
-        messages = hf_messages(task)
-        prefill = task.turns[-1].role == "assistant"
-        prompt = self.processor.apply_chat_template(
-            messages, tokenize=False, add_generation_prompt=not prefill, continue_final_message=prefill
-        )
+        if task.tools and not self.tool_format.supported:
+            raise ValidationException("This model doesn't support tool use.")
+        from jinja2 import TemplateError
+
+        try:
+            prompt = render_prompt(self.processor, self.tool_format, task)
+        except TemplateError as error:  # the template's own raise_exception: a conversation it cannot take
+            raise ValidationException(f"The model's chat template cannot render this conversation: {error}") from None
         images = [im.convert("RGB") for im in task.images] or None
         return self.processor(text=[prompt], images=images, return_tensors="pt")
+
+    def output_reader(self, task: ChatTask, inputs: Any, emit: Callable[[Any], None]) -> Any:
+        """Where generated text goes: straight to `emit`, or through the tool-call parser, which holds
+        back call text and needs the prompt to know where the answer starts."""
+        prefix = self.tokenizer.decode(inputs["input_ids"][0]) if task.tools else ""
+        return self.tool_format.reader(task, prefix, emit)
 
     def _run_batch(self, jobs: Sequence[Job[_Work]]) -> list[ChatResult | BaseException]:
         """Prepare each job alone (its own errors fail only it), decode the rest in one `generate`.
@@ -343,8 +379,8 @@ class VisionChatEngine(Engine):
         streamers = []
         for row in rows:
             task = row.job.item.task
-            row.streamer = StopAwareStreamer(self.tokenizer, task.stop_sequences, task.hold_back, row.job.item.emit,
-                                             self.eos_ids)
+            row.reader = self.output_reader(task, row.inputs, row.job.item.emit)
+            row.streamer = StopAwareStreamer(self.tokenizer, task.stop_sequences, (), row.reader.feed, self.eos_ids)
             streamers.append(row.streamer)
 
         def finished(i: int) -> None:
@@ -392,9 +428,11 @@ class VisionChatEngine(Engine):
             reason = "end_turn"
         else:
             reason = "max_tokens" if streamer.generated >= row.max_new else "end_turn"
+        text, calls = row.reader.finish(streamer.text)
         return ChatResult(
-            text=streamer.text,
-            stop_reason=reason,  # type: ignore[arg-type]
+            text=text,
+            tool_calls=calls,
+            stop_reason="tool_use" if calls else reason,  # type: ignore[arg-type]
             stop_sequence=streamer.stop_sequence,
             input_tokens=row.input_tokens,
             output_tokens=streamer.generated,

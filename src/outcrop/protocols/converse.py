@@ -31,11 +31,24 @@ from outcrop.protocols.base import (
 from outcrop.protocols.chat_content import ContentBudget, document_parts, image_part
 from outcrop.protocols.count_tokens import count_reply, counted_body
 from outcrop.protocols.converse_schema import ContentBlock, ConverseRequest, GuardrailConfig
-from outcrop.protocols.tool_prompt import CALL_OPEN, call_text, parse_calls, response_text, tools_prompt
 from outcrop.protocols.offload import off_loop
 from outcrop.registry.options import Options
 from outcrop.protocols.validation import parse_body
-from outcrop.tasks.chat import ChatModel, ChatStream, ChatResult, ChatTask, ChatTurn, ImagePart, Part, TextPart
+from outcrop.tasks.chat import (
+    ChatModel,
+    ChatResult,
+    ChatStream,
+    ChatTask,
+    ChatTurn,
+    ImagePart,
+    JsonPart,
+    Part,
+    TextPart,
+    ToolCall,
+    ToolChoice,
+    ToolResult,
+    ToolSpec,
+)
 
 _UNSUPPORTED_BLOCKS = ("video", "audio", "reasoningContent", "citationsContent", "searchResult")
 _EXTRA_FIELDS: dict[str, tuple[type, int, int]] = {"top_k": (int, 0, 500), "seed": (int, 0, 2**32 - 1), "ocr": (bool, 0, 1)}
@@ -46,7 +59,6 @@ class ChatRequest:
     """A parsed request: the task plus what the response writer needs."""
 
     task: ChatTask
-    tool_names: set[str] = field(default_factory=set)
     response_paths: list[str] = field(default_factory=list)
     guardrail: GuardrailConfig | None = None
     # What a guardrail assesses on input: the guardContent texts if any, else every message text.
@@ -100,21 +112,25 @@ def _block_parts(block: ContentBlock, where: str, budget: ContentBudget, has_too
         if not has_tools:
             raise ValidationException("The toolConfig field must be defined when using toolUse and toolResult content blocks.")
         if block.toolUse is not None:
-            return [TextPart(call_text(block.toolUse.name, block.toolUse.input))]
-        parts: list[Part] = []
-        texts = []
-        for i, item in enumerate(block.toolResult.content):  # type: ignore[union-attr]
+            use = block.toolUse
+            arguments = use.input if isinstance(use.input, dict) else {"value": use.input}
+            return [ToolCall(id=use.toolUseId, name=use.name, arguments=arguments)]
+        result = block.toolResult
+        assert result is not None
+        content: list[TextPart | JsonPart] = []
+        images: list[Part] = []
+        for i, item in enumerate(result.content):
             if "text" in item:
-                texts.append(str(item["text"]))
+                content.append(TextPart(str(item["text"])))
             elif "json" in item:
-                texts.append(json.dumps(item["json"], ensure_ascii=False))
+                content.append(JsonPart(item["json"]))
             elif "image" in item and isinstance(item["image"], dict):
                 img = item["image"]
-                parts.append(image_part(str(img.get("source", {}).get("bytes", "")), img.get("format", "png"),
-                                        f"{where}.toolResult.content.{i}.image", budget))
+                images.append(image_part(str(img.get("source", {}).get("bytes", "")), img.get("format", "png"),
+                                         f"{where}.toolResult.content.{i}.image", budget))
             else:
                 raise ValidationException(f"{where}.toolResult.content.{i}: only text, json and image results are supported.")
-        return [TextPart(response_text("\n".join(texts))), *parts]
+        return [ToolResult(id=result.toolUseId, content=tuple(content), status=result.status), *images]
     for name in _UNSUPPORTED_BLOCKS:
         if getattr(block, name) is not None:
             raise ValidationException(f"{where}: this model doesn't support the {name} content block. Remove it and try again.")
@@ -172,7 +188,7 @@ def parse_converse(body: bytes, json_from_prompt: bool = True) -> ChatRequest:
     if request.toolConfig and any(t.systemTool is not None for t in request.toolConfig.tools):
         raise ValidationException("systemTool tools are not supported by this model.")
     budget = ContentBudget()
-    turns = []
+    turns: list[ChatTurn] = []
     explicit: list[GuardedText] = []
     every_text: list[GuardedText] = []
     for i, message in enumerate(messages):
@@ -195,6 +211,11 @@ def parse_converse(body: bytes, json_from_prompt: bool = True) -> ChatRequest:
             raise ValidationException(
                 f"messages.{i}: a message with a document must also contain a text block. Add a text block and try again."
             )
+        results = sum(b.toolResult is not None for b in message.content)
+        if results and results > sum(isinstance(p, ToolCall) for p in (turns[-1].parts if turns else ())):
+            raise ValidationException(
+                f"The number of toolResult blocks at messages.{i}.content exceeds the number of toolUse blocks of previous turn."
+            )
         turns.append(ChatTurn(role=message.role, parts=tuple(parts)))
     system_texts = []
     for k, system_block in enumerate(request.system or []):
@@ -207,10 +228,6 @@ def parse_converse(body: bytes, json_from_prompt: bool = True) -> ChatRequest:
             system_texts.append(guard_text.text)
             explicit.append(GuardedText(None, k, guard_text.text, tuple(guard_text.qualifiers or ())))
     system = "\n".join(system_texts) or None
-    if tools:
-        specs = [{"name": t.name, "description": t.description, "parameters": t.inputSchema.get("json", {})} for t in tools]
-        prompt = tools_prompt(specs, request.toolConfig.toolChoice if request.toolConfig else None)
-        system = f"{system}\n\n{prompt}" if system else prompt
     config = request.inferenceConfig
     stops = tuple(config.stopSequences or ()) if config else ()
     if any(not s for s in stops):
@@ -241,19 +258,31 @@ def parse_converse(body: bytes, json_from_prompt: bool = True) -> ChatRequest:
         seed=extra.get("seed"),
         stop_sequences=stops,
         json_output=json_output,
-        hold_back=(CALL_OPEN,) if tools else (),
+        tools=tuple(ToolSpec(t.name, t.description, t.inputSchema.get("json", {})) for t in tools),
+        tool_choice=_tool_choice(request.toolConfig.toolChoice if request.toolConfig else None),
         ocr=asks_for_ocr(turns_t, extra.get("ocr")),
     )
-    return ChatRequest(task=task, tool_names={t.name for t in tools}, response_paths=paths,
+    return ChatRequest(task=task, response_paths=paths,
                        guardrail=request.guardrailConfig, guarded=explicit or every_text)
 
 
-def output_blocks(result: ChatResult, tool_names: set[str]) -> tuple[list[dict[str, Any]], str]:
+def _tool_choice(choice: dict[str, Any] | None) -> ToolChoice:
+    if choice and "any" in choice:
+        return ToolChoice("any")
+    if choice and isinstance(choice.get("tool"), dict):
+        return ToolChoice("tool", choice["tool"].get("name"))
+    return ToolChoice()
+
+
+def tool_use_id(call: ToolCall) -> str:
+    return call.id if call.id.startswith("tooluse_") else f"tooluse_{call.id}"
+
+
+def output_blocks(result: ChatResult) -> tuple[list[dict[str, Any]], str]:
     """Converse content blocks and stop reason for a finished generation."""
-    text, calls = parse_calls(result.text, tool_names) if tool_names else (result.text, [])
-    blocks: list[dict[str, Any]] = [{"text": text}] if text or not calls else []
-    blocks += [{"toolUse": call} for call in calls]
-    return blocks, ("tool_use" if calls else result.stop_reason)
+    blocks: list[dict[str, Any]] = [{"text": result.text}] if result.text or not result.tool_calls else []
+    blocks += [{"toolUse": {"toolUseId": tool_use_id(c), "name": c.name, "input": c.arguments}} for c in result.tool_calls]
+    return blocks, result.stop_reason
 
 
 def _response_fields(result: ChatResult, paths: list[str]) -> dict[str, Any] | None:
@@ -300,7 +329,7 @@ class Converse(Protocol[ChatModel]):
             return InvokeReply(body=json.dumps(blocked, ensure_ascii=False).encode())
         engine = await ctx.engine()
         result = await chat_calls.generate(engine, request.task)
-        blocks, stop_reason = output_blocks(result, request.tool_names)
+        blocks, stop_reason = output_blocks(result)
         if guard is not None:
             blocks, stop_reason = await guard.check_output(blocks, stop_reason)
         response: dict[str, Any] = {
@@ -389,7 +418,7 @@ async def _converse_events(stream: ChatStream, request: ChatRequest, started: fl
             yield "contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": delta}}
     result = stream.result
     assert result is not None  # set once the iteration ends
-    blocks, stop_reason = output_blocks(result, request.tool_names)
+    blocks, stop_reason = output_blocks(result)
     if guard is not None:
         blocks, stop_reason = await guard.check_output(blocks, stop_reason)
     index = 0

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from PIL import Image
 
-StopReason = Literal["end_turn", "max_tokens", "stop_sequence"]
+StopReason = Literal["end_turn", "max_tokens", "stop_sequence", "tool_use"]
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,49 @@ class ImagePart:
     image: Image.Image
 
 
-Part = TextPart | ImagePart
+@dataclass(frozen=True)
+class JsonPart:
+    """A JSON value (a tool's structured result)."""
+
+    value: Any
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    """A function the model may call: its parameters are a JSON schema."""
+
+    name: str
+    description: str | None
+    parameters: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ToolChoice:
+    """`auto`: the model decides; `any`: it must call one of the tools; `tool`: it must call `name`."""
+
+    mode: Literal["auto", "any", "tool"] = "auto"
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """A call the assistant made (in history) or makes (in a result)."""
+
+    id: str
+    name: str
+    arguments: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ToolResult:
+    """What a tool returned for the call `id`, sent back in a user turn."""
+
+    id: str
+    content: tuple[TextPart | JsonPart, ...]
+    status: Literal["success", "error"] | None = None
+
+
+Part = TextPart | ImagePart | ToolCall | ToolResult
 
 
 @dataclass(frozen=True)
@@ -49,7 +91,8 @@ class ChatTask:
     seed: int | None = None
     stop_sequences: tuple[str, ...] = ()
     json_output: bool = False  # constrain decoding to one valid JSON value
-    hold_back: tuple[str, ...] = ()  # markers (e.g. a tool-call tag) not to stream before the protocol sees them
+    tools: tuple[ToolSpec, ...] = ()
+    tool_choice: ToolChoice = ToolChoice()
     ocr: bool = False  # text extraction asked for: ground the answer with OCR of the last user turn's images
 
     @property
@@ -59,6 +102,8 @@ class ChatTask:
 
 @dataclass(frozen=True)
 class ChatResult:
+    """`text` is the answer without its tool calls, which come parsed in `tool_calls`."""
+
     text: str
     stop_reason: StopReason
     input_tokens: int
@@ -66,6 +111,7 @@ class ChatResult:
     stop_sequence: str | None = None
     first_token_s: float | None = None
     latency_s: float = 0.0
+    tool_calls: tuple[ToolCall, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ BUILDERS: dict[str, str] = {
     "tiny-siglip": "outcrop.testing.tiny_embedding:build_tiny_siglip",
     "tiny-xlmr-text-embedding": "outcrop.testing.tiny_text_embedding:build_tiny_text_embedder",
     "tiny-qwen2.5-vl": "outcrop.testing.tiny_vlm:build_tiny_qwen25vl",
+    "tiny-qwen3.5": "outcrop.testing.tiny_qwen35:build_tiny_qwen35",
     "tiny-sdxl-images": "outcrop.testing.tiny_diffusion:build_tiny_sdxl_images",
     "tiny-sd3": "outcrop.testing.tiny_sd3:build_tiny_sd3",
 }
