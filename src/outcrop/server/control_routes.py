@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import unquote
 
@@ -24,9 +25,19 @@ router = APIRouter()
 def guardrails_of(request: Request) -> Guardrails:
     state = request.app.state
     if not hasattr(state, "guardrails"):
-        settings = state.runtime.settings
-        state.guardrails = Guardrails(settings.data_dir, settings.guardrails_file)
+        runtime = state.runtime
+        settings = runtime.settings
+        state.guardrails = Guardrails(settings.data_dir, settings.guardrails_file, _image_embedder(runtime))
     return state.guardrails  # type: ignore[no-any-return]
+
+
+def _image_embedder(runtime: Any) -> Callable[[], Awaitable[Any]] | None:
+    """A loader of the profile's image-text embedding engine for the image content filters, if it has one."""
+    model_id = runtime.settings.guardrail_image_model
+    entry = next((e for e in runtime.table if model_id and e.model_id == model_id and e.engine == "embedding"), None)
+    if entry is None:
+        return None
+    return lambda: runtime.pool.get(entry, wait_s=runtime.engine_wait_s)
 
 
 def _json(document: dict[str, Any], status: int = 200) -> Response:
