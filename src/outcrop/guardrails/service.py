@@ -19,7 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from outcrop.errors import ValidationException
 from outcrop.guardrails.content import Detectors, default_detectors
 from outcrop.guardrails.control import DEFAULT_REGION, GuardrailControl
-from outcrop.guardrails.engine_embedder import EngineEmbedder
+from outcrop.guardrails.engine_bridge import EngineChat, EngineEmbedder
+from outcrop.guardrails.judge import JudgedTextDetector
 from outcrop.guardrails.image_categories import CombinedImageDetector, ZeroShotImageDetector
 from outcrop.guardrails.evaluator import Outcome, Source, TextBlock, evaluate
 from outcrop.guardrails.store import GuardrailStore, StoredGuardrail
@@ -72,17 +73,27 @@ class Guardrails:
 
     `image_embedder`: the profile's image-text embedding engine (a loader of it); with one, images are
     also assessed for VIOLENCE, HATE, INSULTS and MISCONDUCT by zero-shot similarity
-    (image_categories.py), beside open_nsfw for SEXUAL."""
+    (image_categories.py), beside open_nsfw for SEXUAL. `judge`: a chat engine that judges
+    PROMPT_ATTACK and MISCONDUCT text with the exemplar detector (judge.py)."""
 
     def __init__(self, data_dir: Path, operator_file: Path | None = None,
-                 image_embedder: Callable[[], Awaitable[Any]] | None = None) -> None:
+                 image_embedder: Callable[[], Awaitable[Any]] | None = None,
+                 judge: Callable[[], Awaitable[Any]] | None = None) -> None:
         self.path = data_dir / "guardrails" / "guardrails.db"
         self.operator_file = operator_file
         self._control: GuardrailControl | None = None
-        self._embedder = EngineEmbedder(image_embedder) if image_embedder is not None else None
+        self._bridges: list[EngineEmbedder | EngineChat] = []
         base = default_detectors()
-        self.detectors = base if self._embedder is None else Detectors(
-            text=base.text, image=CombinedImageDetector(base.image, ZeroShotImageDetector(self._embedder)))
+        text, image = base.text, base.image
+        if image_embedder is not None:
+            embedder = EngineEmbedder(image_embedder)
+            self._bridges.append(embedder)
+            image = CombinedImageDetector(base.image, ZeroShotImageDetector(embedder))
+        if judge is not None:
+            chat = EngineChat(judge)
+            self._bridges.append(chat)
+            text = JudgedTextDetector(base.text, chat)
+        self.detectors = Detectors(text=text, image=image)
 
     @property
     def control(self) -> GuardrailControl:
@@ -99,8 +110,8 @@ class Guardrails:
     async def evaluate(self, guardrail: StoredGuardrail, source: Source, blocks: list[TextBlock],
                        images: Sequence[bytes] = (), full: bool = False) -> Outcome:
         """Detectors are CPU work (the topic model most): off the event loop."""
-        if self._embedder is not None:
-            self._embedder.bind(asyncio.get_running_loop())
+        for bridge in self._bridges:
+            bridge.bind(asyncio.get_running_loop())
         return await asyncio.to_thread(evaluate, guardrail, source, blocks, images, full, self.detectors)
 
     async def apply(self, identifier: str, version: str, body: bytes) -> dict[str, Any]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import unquote
@@ -13,12 +14,14 @@ from urllib.parse import unquote
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from outcrop.errors import ValidationException
 from outcrop.guardrails import checks
 from outcrop.guardrails.service import Guardrails, region_of
 from outcrop.guardrails.wire import CreateGuardrailRequest, CreateGuardrailVersionRequest, GuardrailSpec, parse_json
 from outcrop.registry import catalog
 from outcrop.server.body import read_body
 
+logger = logging.getLogger(__name__)
 router = APIRouter()
 
 
@@ -27,15 +30,23 @@ def guardrails_of(request: Request) -> Guardrails:
     if not hasattr(state, "guardrails"):
         runtime = state.runtime
         settings = runtime.settings
-        state.guardrails = Guardrails(settings.data_dir, settings.guardrails_file, _image_embedder(runtime))
+        state.guardrails = Guardrails(settings.data_dir, settings.guardrails_file,
+                                      _helper(runtime, settings.guardrail_image_model, "embedding"),
+                                      _helper(runtime, settings.guardrail_judge_model, "vision-chat"))
     return state.guardrails  # type: ignore[no-any-return]
 
 
-def _image_embedder(runtime: Any) -> Callable[[], Awaitable[Any]] | None:
-    """A loader of the profile's image-text embedding engine for the image content filters, if it has one."""
-    model_id = runtime.settings.guardrail_image_model
-    entry = next((e for e in runtime.table if model_id and e.model_id == model_id and e.engine == "embedding"), None)
-    if entry is None:
+def _helper(runtime: Any, model_id: str, engine: str) -> Callable[[], Awaitable[Any]] | None:
+    """A loader of the engine behind `model_id` for the guardrails' detectors, when the table serves that
+    id with that kind of engine (else None: the detector that needs it is left out)."""
+    if not model_id:
+        return None
+    try:
+        entry = runtime.table.resolve(model_id)
+    except ValidationException:  # the table's answer to an id it does not serve
+        entry = None
+    if entry is None or entry.engine != engine:
+        logger.warning("guardrails: %r is not a %s model of this profile; its detector is left out", model_id, engine)
         return None
     return lambda: runtime.pool.get(entry, wait_s=runtime.engine_wait_s)
 
