@@ -36,17 +36,24 @@ def guardrails_of(request: Request) -> Guardrails:
     return state.guardrails  # type: ignore[no-any-return]
 
 
-def _helper(runtime: Any, model_id: str, engine: str) -> Callable[[], Awaitable[Any]] | None:
-    """A loader of the engine behind `model_id` for the guardrails' detectors, when the table serves that
-    id with that kind of engine (else None: the detector that needs it is left out)."""
+def helper_entry(runtime: Any, model_id: str, engine: str) -> Any | None:
+    """The table entry serving `model_id` with that kind of engine, else None."""
     if not model_id:
         return None
     try:
         entry = runtime.table.resolve(model_id)
     except ValidationException:  # the table's answer to an id it does not serve
-        entry = None
-    if entry is None or entry.engine != engine:
-        logger.warning("guardrails: %r is not a %s model of this profile; its detector is left out", model_id, engine)
+        return None
+    return entry if entry.engine == engine else None
+
+
+def _helper(runtime: Any, model_id: str, engine: str) -> Callable[[], Awaitable[Any]] | None:
+    """A loader of the engine behind `model_id` for the guardrails' detectors (None, and the detector that
+    needs it is left out, when the table does not serve that id with that kind of engine)."""
+    entry = helper_entry(runtime, model_id, engine)
+    if entry is None:
+        if model_id:
+            logger.warning("guardrails: %r is not a %s model of this profile; its detector is left out", model_id, engine)
         return None
     return lambda: runtime.pool.get(entry, wait_s=runtime.engine_wait_s)
 
