@@ -93,3 +93,16 @@ def test_judge_is_asked_per_judged_category_and_combined(served: tuple[Any, Any,
         expected = SCORE_THRESHOLDS.confidence(combine(exemplar[category], verdict(answer.text)))
         assert entries[category]["confidence"] == expected, (category, answer.text)
     assert entries["VIOLENCE"]["confidence"] == SCORE_THRESHOLDS.confidence(exemplar["VIOLENCE"])
+
+
+def test_serve_refuses_a_judge_that_is_not_a_chat_model(tmp_path: Any) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "OUTCROP_DATA_DIR": str(tmp_path)}
+    result = subprocess.run([sys.executable, "-m", "outcrop", "serve", "--profile", "test", "--port", "0",
+                             "--guardrail-judge", "amazon.titan-embed-image-v1"],
+                            capture_output=True, text=True, timeout=120, env=env)
+    assert result.returncode != 0
+    assert "--guardrail-judge amazon.titan-embed-image-v1: not a chat model of profile test" in result.stderr
