@@ -168,19 +168,21 @@ class StabilitySdxl(Protocol):
             outcome = await image_guardrail.check_input(guard, prompts, inputs)
             if outcome.blocked:
                 blocked = image_guardrail.blocked_message(guard, "INPUT")
-                black = _black_png(task.width, task.height)
+                black = await off_loop(lambda: _black_png(task.width, task.height))
                 images = [GeneratedImage(black, seed, flagged=True) for seed in task.seeds]
             elif outcome.action != "NONE":
                 masked = iter(outcome.masked)
                 texts = [p.model_copy(update={"text": next(masked)}) if p.weight > 0 and p.text.strip() else p
                          for p in request.text_prompts]
-                task = to_task(request.model_copy(update={"text_prompts": texts, "seed": task.seeds[0]}))
+                masked_request = request.model_copy(update={"text_prompts": texts, "seed": task.seeds[0]})
+                task = await off_loop(lambda: to_task(masked_request))
         if images is None:
             engine = await ctx.engine()
             images = (await engine.generate(task)).images
             if guard is not None and (await guard.check_output_images([i.png for i in images])).blocked:
                 blocked = image_guardrail.blocked_message(guard, "OUTPUT")
-                images = [GeneratedImage(_black_png(task.width, task.height), i.seed, flagged=True) for i in images]
+                black = await off_loop(lambda: _black_png(task.width, task.height))
+                images = [GeneratedImage(black, i.seed, flagged=True) for i in images]
         artifacts = [
             {"seed": image.seed, "base64": base64.b64encode(image.png).decode(),
              "finishReason": "CONTENT_FILTERED" if image.flagged else "SUCCESS"}
