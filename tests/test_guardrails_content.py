@@ -243,6 +243,28 @@ def test_images_are_checked_by_the_image_classifier(control: Any, runtime: Any) 
     assert result["guardrailCoverage"]["images"] == {"guarded": 0, "total": 1}
 
 
+def test_images_beyond_sexual_are_assessed_zero_shot(control: Any, runtime: Any) -> None:
+    """VIOLENCE/HATE/INSULTS/MISCONDUCT on images: zero-shot in the profile's image-text embedding space
+    (here the test profile's tiny random SigLIP: the path is real, the scores mean nothing)."""
+    kinds = ("VIOLENCE", "HATE", "INSULTS", "MISCONDUCT")
+    gid = create(control, "content-image-zero-shot", contentPolicyConfig={"filtersConfig": [
+        {"type": c, "inputStrength": "HIGH", "outputStrength": "HIGH", "inputModalities": ["IMAGE"],
+         "outputModalities": ["IMAGE"]} for c in kinds]})
+    picture = {"image": {"format": "png", "source": {"bytes": png(Image.new("RGB", (64, 64), (0, 0, 0)))}}}
+    results = [apply(runtime, gid, [picture], source=source, outputScope="FULL") for source in ("INPUT", "OUTPUT", "INPUT")]
+    for result in results:
+        assert result["guardrailCoverage"]["images"] == {"guarded": 1, "total": 1}
+        assert result["usage"]["contentPolicyImageUnits"] == 1
+        entries = result["assessments"][0]["contentPolicy"]["filters"]
+        assert sorted(e["type"] for e in entries) == sorted(kinds)
+        assert all(e["confidence"] in ("NONE", "LOW", "MEDIUM", "HIGH") and e["filterStrength"] == "HIGH" for e in entries)
+    assert results[0]["assessments"][0]["contentPolicy"] == results[2]["assessments"][0]["contentPolicy"]  # deterministic
+    # PROMPT_ATTACK has no image detector: an image-only PROMPT_ATTACK filter guards no image
+    attack = create(control, "content-image-attack", contentPolicyConfig={"filtersConfig": [
+        {"type": "PROMPT_ATTACK", "inputStrength": "HIGH", "outputStrength": "NONE", "inputModalities": ["IMAGE"]}]})
+    assert apply(runtime, attack, [picture])["guardrailCoverage"]["images"] == {"guarded": 0, "total": 1}
+
+
 def test_unsupported_and_broken_images(control: Any, runtime: Any, raw_runtime: Any) -> None:
     gid = create(control, "content-bad-images", contentPolicyConfig=filters(inputModalities=["IMAGE"]))
     gif = io.BytesIO()

@@ -207,6 +207,50 @@ def test_guard_content_limits_what_is_assessed(clients: tuple[Any, Any], guardra
     assert len(chat.tasks) == before + 1
 
 
+def test_guard_content_images_are_assessed_and_reach_the_model(clients: tuple[Any, Any],
+                                                               scripted: tuple[ThreadServer, ScriptedChat]) -> None:
+    """guardContent image blocks: checked by the IMAGE-modality content filters (open_nsfw for SEXUAL)
+    before the model runs, and handed to the model as images when they pass."""
+    from images import image_bytes, shape_image, skin_figure
+    from outcrop.tasks.chat import ImagePart
+
+    control, runtime = clients
+    chat = scripted[1]
+    gid = control.create_guardrail(
+        name="converse-images", blockedInputMessaging=BLOCKED_IN, blockedOutputsMessaging=BLOCKED_OUT,
+        wordPolicyConfig={"wordsConfig": [{"text": "project falcon"}]},
+        contentPolicyConfig={"filtersConfig": [{"type": "SEXUAL", "inputStrength": "HIGH", "outputStrength": "NONE",
+                                                "inputModalities": ["TEXT", "IMAGE"]}]})["guardrailId"]
+    flagged = {"guardContent": {"image": {"format": "png", "source": {"bytes": image_bytes(skin_figure())}}}}
+    plain = {"guardContent": {"image": {"format": "jpeg", "source": {"bytes": image_bytes(shape_image(), "JPEG")}}}}
+    before = len(chat.tasks)
+    response = converse(runtime, [{"text": "Describe this picture."}, flagged], (gid, "DRAFT"))
+    assert response["stopReason"] == "guardrail_intervened"
+    assert response["output"]["message"]["content"] == [{"text": BLOCKED_IN}]
+    assessment = response["trace"]["guardrail"]["inputAssessment"][gid]
+    assert [(f["type"], f["confidence"], f["action"]) for f in assessment["contentPolicy"]["filters"]] == [
+        ("SEXUAL", "MEDIUM", "BLOCKED")]
+    assert assessment["invocationMetrics"]["guardrailCoverage"]["images"] == {"guarded": 1, "total": 1}
+    assert len(chat.tasks) == before  # never reached the model
+
+    chat.reply = "A red ellipse."
+    # A guardContent image alone makes it the only guarded content: the plain text is not assessed.
+    response = converse(runtime, [{"text": "About project falcon: what is this?"}, plain], (gid, "DRAFT"))
+    assert response["stopReason"] == "end_turn"
+    assessment = response["trace"]["guardrail"]["inputAssessment"][gid]
+    assert assessment["invocationMetrics"]["guardrailCoverage"] == {
+        "textCharacters": {"guarded": 0, "total": 0}, "images": {"guarded": 1, "total": 1}}
+    parts = chat.tasks[-1].turns[0].parts
+    assert [type(p).__name__ for p in parts] == ["TextPart", "ImagePart"]  # the model sees the image
+    assert isinstance(parts[1], ImagePart) and parts[1].image.size == shape_image().size
+    # Without guardContent the message text is what is assessed.
+    response = converse(runtime, [{"text": "About project falcon: what is this?"}], (gid, "DRAFT"))
+    assert response["stopReason"] == "guardrail_intervened"
+    events = list(runtime.converse_stream(modelId=MODEL, messages=[{"role": "user", "content": [{"text": "Look."}, flagged]}],
+                                          guardrailConfig={"guardrailIdentifier": gid, "guardrailVersion": "DRAFT"})["stream"])
+    assert streamed_text(events) == BLOCKED_IN
+
+
 @pytest.mark.parametrize("mode", ["sync", "async"])
 def test_converse_stream_output_modes(mode: str, clients: tuple[Any, Any], guardrail: tuple[str, str],
                                       scripted: tuple[ThreadServer, ScriptedChat]) -> None:

@@ -93,6 +93,12 @@ class Settings:
     search_uri: str | None = None
     # TOML or YAML file of read-only operator guardrails in the CreateGuardrail shape (--guardrails).
     guardrails_file: Path | None = None
+    # The image-text embedding model of the profile whose space guardrails use to assess images for
+    # VIOLENCE, HATE, INSULTS and MISCONDUCT (zero-shot); "" or an id the profile lacks: SEXUAL only.
+    guardrail_image_model: str = "amazon.titan-embed-image-v1"
+    # A chat model of the profile that judges PROMPT_ATTACK and MISCONDUCT text beside the exemplar
+    # detector (guardrails/judge.py); "" (the default): the exemplars alone.
+    guardrail_judge_model: str = ""
 
     @classmethod
     def from_env(cls, **overrides: Any) -> Settings:

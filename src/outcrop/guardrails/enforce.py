@@ -2,7 +2,7 @@
 (a block answers with the blocked message and the engine is never asked), the output after.
 
 What is assessed, as on Bedrock: the `guardContent` blocks when the request has any (in messages
-or system), else the text of every message. Intervention gives `stopReason: guardrail_intervened`
+or system; text and images, which the model sees too), else the text of every message. Intervention gives `stopReason: guardrail_intervened`
 and the blocked message as the answer; masked (ANONYMIZE) input reaches the model masked, masked
 output replaces the model's text. With `trace` enabled the assessments go to `trace.guardrail`:
 `inputAssessment` {guardrailId: assessment}, `outputAssessments` {guardrailId: [assessment]},
@@ -10,6 +10,7 @@ output replaces the model's text. With `trace` enabled the assessments go to `tr
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,10 +57,17 @@ class ConverseGuard:
         trace = config.trace or "disabled"
         return cls(service, guardrail, trace, trace == "enabled_full", config.streamProcessingMode or "sync")
 
-    async def check_input(self, texts: list[GuardedText]) -> Outcome:
+    async def check_input(self, texts: list[GuardedText], images: Sequence[bytes] = ()) -> Outcome:
+        """`images`: decoded png/jpeg bytes within the guardrail's image limits."""
         blocks = [TextBlock(t.text, t.qualifiers) for t in texts]
-        self.input_outcome = await self.service.evaluate(self.guardrail, "INPUT", blocks, full=self.full)
+        self.input_outcome = await self.service.evaluate(self.guardrail, "INPUT", blocks, images, full=self.full)
         return self.input_outcome
+
+    async def check_output_images(self, images: Sequence[bytes]) -> Outcome:
+        """The output assessment of generated images (PNG bytes), for image generation."""
+        outcome = await self.service.evaluate(self.guardrail, "OUTPUT", [], images, full=self.full)
+        self.output_outcomes.append(outcome)
+        return outcome
 
     async def check_output(self, blocks: list[dict[str, Any]], stop_reason: str) -> tuple[list[dict[str, Any]], str]:
         """The response's content blocks and stop reason after the output assessment."""

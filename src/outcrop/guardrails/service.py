@@ -8,7 +8,7 @@ import base64
 import binascii
 import io
 import re
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -17,7 +17,11 @@ from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field
 
 from outcrop.errors import ValidationException
+from outcrop.guardrails.content import Detectors, default_detectors
 from outcrop.guardrails.control import DEFAULT_REGION, GuardrailControl
+from outcrop.guardrails.engine_bridge import EngineChat, EngineEmbedder
+from outcrop.guardrails.judge import JudgedTextDetector
+from outcrop.guardrails.image_categories import CombinedImageDetector, ZeroShotImageDetector
 from outcrop.guardrails.evaluator import Outcome, Source, TextBlock, evaluate
 from outcrop.guardrails.store import GuardrailStore, StoredGuardrail
 from outcrop.guardrails.wire import parse_json
@@ -65,12 +69,31 @@ def region_of(authorization: str | None) -> str:
 
 
 class Guardrails:
-    """The guardrail store of one server, opened on first use."""
+    """The guardrail store of one server, opened on first use, and the detectors it evaluates with.
 
-    def __init__(self, data_dir: Path, operator_file: Path | None = None) -> None:
+    `image_embedder`: the profile's image-text embedding engine (a loader of it); with one, images are
+    also assessed for VIOLENCE, HATE, INSULTS and MISCONDUCT by zero-shot similarity
+    (image_categories.py), beside open_nsfw for SEXUAL. `judge`: a chat engine that judges
+    PROMPT_ATTACK and MISCONDUCT text with the exemplar detector (judge.py)."""
+
+    def __init__(self, data_dir: Path, operator_file: Path | None = None,
+                 image_embedder: Callable[[], Awaitable[Any]] | None = None,
+                 judge: Callable[[], Awaitable[Any]] | None = None) -> None:
         self.path = data_dir / "guardrails" / "guardrails.db"
         self.operator_file = operator_file
         self._control: GuardrailControl | None = None
+        self._bridges: list[EngineEmbedder | EngineChat] = []
+        base = default_detectors()
+        text, image = base.text, base.image
+        if image_embedder is not None:
+            embedder = EngineEmbedder(image_embedder)
+            self._bridges.append(embedder)
+            image = CombinedImageDetector(base.image, ZeroShotImageDetector(embedder))
+        if judge is not None:
+            chat = EngineChat(judge)
+            self._bridges.append(chat)
+            text = JudgedTextDetector(base.text, chat)
+        self.detectors = Detectors(text=text, image=image)
 
     @property
     def control(self) -> GuardrailControl:
@@ -87,7 +110,9 @@ class Guardrails:
     async def evaluate(self, guardrail: StoredGuardrail, source: Source, blocks: list[TextBlock],
                        images: Sequence[bytes] = (), full: bool = False) -> Outcome:
         """Detectors are CPU work (the topic model most): off the event loop."""
-        return await asyncio.to_thread(evaluate, guardrail, source, blocks, images, full)
+        for bridge in self._bridges:
+            bridge.bind(asyncio.get_running_loop())
+        return await asyncio.to_thread(evaluate, guardrail, source, blocks, images, full, self.detectors)
 
     async def apply(self, identifier: str, version: str, body: bytes) -> dict[str, Any]:
         """ApplyGuardrail: the request validated as Bedrock does, then evaluated."""

@@ -7,6 +7,7 @@ Text blocks stream with no `contentBlockStart`; tool-use blocks get one, as on B
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from collections.abc import AsyncIterator
@@ -61,8 +62,10 @@ class ChatRequest:
     task: ChatTask
     response_paths: list[str] = field(default_factory=list)
     guardrail: GuardrailConfig | None = None
-    # What a guardrail assesses on input: the guardContent texts if any, else every message text.
+    # What a guardrail assesses on input: the guardContent blocks if any (texts and image bytes),
+    # else every message text.
     guarded: list[GuardedText] = field(default_factory=list)
+    guarded_images: list[bytes] = field(default_factory=list)
 
 
 def check_roles(roles: list[str]) -> None:
@@ -190,6 +193,7 @@ def parse_converse(body: bytes, json_from_prompt: bool = True) -> ChatRequest:
     budget = ContentBudget()
     turns: list[ChatTurn] = []
     explicit: list[GuardedText] = []
+    explicit_images: list[bytes] = []
     every_text: list[GuardedText] = []
     for i, message in enumerate(messages):
         if not message.content:
@@ -207,6 +211,9 @@ def parse_converse(body: bytes, json_from_prompt: bool = True) -> ChatRequest:
                 guard_text = block.guardContent.text
                 explicit.append(GuardedText(i, len(parts), guard_text.text, tuple(guard_text.qualifiers or ())))
             parts.extend(_block_parts(block, f"messages.{i}.content.{j}", budget, bool(tools)))
+            if block.guardContent is not None and block.guardContent.image is not None:
+                # checked by _block_parts (format, size, decodes): the same bytes go to the guardrail
+                explicit_images.append(base64.b64decode(block.guardContent.image.source.bytes or ""))
         if any(b.document is not None for b in message.content) and not any(b.text for b in message.content):
             raise ValidationException(
                 f"messages.{i}: a message with a document must also contain a text block. Add a text block and try again."
@@ -262,8 +269,10 @@ def parse_converse(body: bytes, json_from_prompt: bool = True) -> ChatRequest:
         tool_choice=_tool_choice(request.toolConfig.toolChoice if request.toolConfig else None),
         ocr=asks_for_ocr(turns_t, extra.get("ocr")),
     )
+    has_guard_content = bool(explicit or explicit_images)
     return ChatRequest(task=task, response_paths=paths,
-                       guardrail=request.guardrailConfig, guarded=explicit or every_text)
+                       guardrail=request.guardrailConfig, guarded=explicit if has_guard_content else every_text,
+                       guarded_images=explicit_images)
 
 
 def _tool_choice(choice: dict[str, Any] | None) -> ToolChoice:
@@ -360,7 +369,7 @@ async def guard_input(ctx: InvokeContext[ChatModel], request: ChatRequest) -> Co
     if request.guardrail is None:
         return None
     guard = await ConverseGuard.open(ctx.guardrails, request.guardrail)
-    outcome = await guard.check_input(request.guarded)
+    outcome = await guard.check_input(request.guarded, request.guarded_images)
     if not outcome.blocked and outcome.action != "NONE":
         turns = [list(turn.parts) for turn in request.task.turns]
         system = request.task.system

@@ -11,13 +11,16 @@ With `init_image`, the output has the init image's size.
 from __future__ import annotations
 
 import base64
+import io
 import json
 from typing import Any, Literal
 
+from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field
 
 from outcrop.errors import ValidationException
 from outcrop.protocols.base import INVOKE_MODEL, InvokeContext, InvokeReply, Protocol, require_json
+from outcrop.protocols import image_guardrail
 from outcrop.protocols.image_common import (
     BEDROCK_STEPS,
     binary_mask,
@@ -26,10 +29,12 @@ from outcrop.protocols.image_common import (
     read_image,
     same_size,
 )
+from outcrop.protocols.image_guardrail import GuardedImage, open_guard
 from outcrop.protocols.images import ImageLimits
+from outcrop.protocols.invoke_guardrail import response_fields
 from outcrop.protocols.offload import off_loop
 from outcrop.protocols.validation import malformed, parse_body
-from outcrop.tasks.image_generation import ImageGenerator, ImageTask, Sampler, WeightedPrompt
+from outcrop.tasks.image_generation import GeneratedImage, ImageGenerator, ImageTask, Sampler, WeightedPrompt
 
 SIZES = {(1024, 1024), (1152, 896), (1216, 832), (1344, 768), (1536, 640), (640, 1536), (768, 1344), (832, 1216), (896, 1152)}
 MAX_SEED = 4294967295
@@ -139,27 +144,72 @@ def to_task(request: StabilitySdxlRequest) -> ImageTask:
                      mask=mask, strength=1.0, **common)
 
 
+def guarded_input(request: StabilitySdxlRequest) -> tuple[list[str], list[GuardedImage]]:
+    """What a guardrail assesses on input: the positive prompts and the init and mask images."""
+    prompts = [p.text for p in request.text_prompts if p.weight > 0]
+    images = [GuardedImage(name, data) for name, data in (("init_image", request.init_image),
+                                                          ("mask_image", request.mask_image)) if data is not None]
+    return prompts, images
+
+
+def _black_png(width: int, height: int) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height), (0, 0, 0)).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
 class StabilitySdxl(Protocol[ImageGenerator]):
     engine_interface = ImageGenerator
     name = "stability-sdxl"
     operations = frozenset({INVOKE_MODEL})
     input_modalities = ("TEXT", "IMAGE")
     output_modalities = ("IMAGE",)
+    invoke_guardrails = True
 
     async def invoke_model(self, ctx: InvokeContext[ImageGenerator]) -> InvokeReply:
+        """With a guardrail, a block answers as SDXL answers its own safety filter: black images with
+        finishReason CONTENT_FILTERED, plus the guardrail's blocked message as `message`; a masked prompt
+        (ANONYMIZE) reaches the model masked."""
         wants_png = ctx.accept is not None and ctx.accept.split(";")[0].strip().lower() == "image/png"
         require_json(ctx.content_type, None if wants_png else ctx.accept)
-        task = await off_loop(lambda: to_task(parse_body(StabilitySdxlRequest, ctx.body)))
-        engine = await ctx.engine()
-        check_capabilities(task, engine.capabilities)
-        result = await engine.generate(task)
-        artifacts: list[dict[str, Any]] = [
+        guard, body = await open_guard(ctx)
+        request = await off_loop(lambda: parse_body(StabilitySdxlRequest, body))
+        task = await off_loop(lambda: to_task(request))
+        images: list[GeneratedImage] | None = None
+        blocked: str | None = None
+        if guard is not None:
+            prompts, inputs = guarded_input(request)
+            outcome = await image_guardrail.check_input(guard, prompts, inputs)
+            if outcome.blocked:
+                blocked = image_guardrail.blocked_message(guard, "INPUT")
+                black = await off_loop(lambda: _black_png(task.width, task.height))
+                images = [GeneratedImage(black, seed, flagged=True) for seed in task.seeds]
+            elif outcome.action != "NONE":
+                masked = iter(outcome.masked)
+                texts = [p.model_copy(update={"text": next(masked)}) if p.weight > 0 and p.text.strip() else p
+                         for p in request.text_prompts]
+                masked_request = request.model_copy(update={"text_prompts": texts, "seed": task.seeds[0]})
+                task = await off_loop(lambda: to_task(masked_request))
+        if images is None:
+            engine = await ctx.engine()
+            check_capabilities(task, engine.capabilities)
+            images = (await engine.generate(task)).images
+            if guard is not None and (await guard.check_output_images([i.png for i in images])).blocked:
+                blocked = image_guardrail.blocked_message(guard, "OUTPUT")
+                black = await off_loop(lambda: _black_png(task.width, task.height))
+                images = [GeneratedImage(black, i.seed, flagged=True) for i in images]
+        artifacts = [
             {"seed": image.seed, "base64": base64.b64encode(image.png).decode(),
              "finishReason": "CONTENT_FILTERED" if image.flagged else "SUCCESS"}
-            for image in result.images
+            for image in images
         ]
+        fields = response_fields(guard) if guard is not None else {}
         if wants_png:  # Stability's REST convention: raw PNG, finish reason and seed in headers
-            image = result.images[0]
-            return InvokeReply(body=image.png, content_type="image/png", headers={
-                "Finish-Reason": artifacts[0]["finishReason"], "Seed": str(image.seed)})
-        return InvokeReply(body=json.dumps({"result": "success", "artifacts": artifacts}).encode())
+            headers: dict[str, str] = {"Finish-Reason": str(artifacts[0]["finishReason"]), "Seed": str(images[0].seed)}
+            if guard is not None:
+                headers["amazon-bedrock-guardrailAction"] = fields["amazon-bedrock-guardrailAction"]
+            return InvokeReply(body=images[0].png, content_type="image/png", headers=headers)
+        reply: dict[str, Any] = {"result": "success", "artifacts": artifacts, **fields}
+        if blocked is not None:
+            reply["message"] = blocked
+        return InvokeReply(body=json.dumps(reply, ensure_ascii=False).encode())

@@ -10,6 +10,8 @@ How the tasks map onto diffusion (documented approximations):
   with `referenceImage` when given), so the palette steers the result.
 - maskPrompt: segmented by CLIPSeg (English); non-English prompts are translated first when the
   entry names a `mask_prompt_translator` chat model in its protocol options (protocols/mask_translation.py).
+- Guardrails (X-Amzn-Bedrock-Guardrail* headers, protocols/image_guardrail.py): an intervention answers
+  `{"images": [], "error": <the guardrail's blocked message>, "amazon-bedrock-guardrailAction": "INTERVENED"}`.
 - numberOfImages > 1: seeds seed, seed+1, ... in one batch. `quality` premium runs 50 steps,
   standard 30 (mapped by the engine for distilled models).
 """
@@ -25,9 +27,13 @@ from PIL import Image, ImageFilter
 from pydantic import BaseModel, ConfigDict, Field
 
 from outcrop.errors import ValidationException
+from outcrop.guardrails.enforce import ConverseGuard
+from outcrop.protocols import image_guardrail
 from outcrop.protocols.base import INVOKE_MODEL, InvokeContext, InvokeReply, Protocol, require_json
 from outcrop.protocols.image_common import BEDROCK_STEPS, binary_mask, check_capabilities, read_image, same_size
+from outcrop.protocols.image_guardrail import GuardedImage, open_guard
 from outcrop.protocols.images import ImageLimits
+from outcrop.protocols.invoke_guardrail import response_fields
 from outcrop.protocols.mask_translation import english_mask_prompt
 from outcrop.protocols.offload import off_loop
 from outcrop.registry.options import Options
@@ -127,6 +133,7 @@ class TitanImageV1(Protocol[ImageGenerator]):
     operations = frozenset({INVOKE_MODEL})
     input_modalities = ("TEXT", "IMAGE")
     output_modalities = ("IMAGE",)
+    invoke_guardrails = True
     task_types: ClassVar[frozenset[str]] = frozenset({"TEXT_IMAGE", "IMAGE_VARIATION", "INPAINTING", "OUTPAINTING"})
     max_text: ClassVar[int] = 512
     max_seed: ClassVar[int] = 2_147_483_646
@@ -248,9 +255,51 @@ class TitanImageV1(Protocol[ImageGenerator]):
         return ImageTask(mode="img2img", prompts=self.prompts(key, params.text, params.negativeText, required=True),
                          width=config.width, height=config.height, init_image=init, strength=0.85, **common), False
 
+    # -- guardrails ------------------------------------------------------------------------------
+    def guarded_input(self, request: TitanImageRequest) -> tuple[list[tuple[str, str]], list[GuardedImage]]:
+        """What a guardrail assesses on input: (member, text) of the prompt and maskPrompt, and every image."""
+        kind = request.taskType
+        key = PARAMS_KEY.get(kind, "")
+        params = getattr(request, key, None)
+        if params is None:
+            return [], []
+        texts = [(name, value) for name in ("text", "maskPrompt")
+                 if isinstance(value := getattr(params, name, None), str) and value.strip()]
+        images = [GuardedImage(f"{key}.{name}", value) for name in ("image", "maskImage", "conditionImage", "referenceImage")
+                  if isinstance(value := getattr(params, name, None), str)]
+        images += [GuardedImage(f"{key}.images.{i}", value) for i, value in enumerate(getattr(params, "images", None) or [])]
+        return texts, images
+
+    async def _guard_input(self, guard: ConverseGuard, request: TitanImageRequest) -> TitanImageRequest | None:
+        """The request the model sees (masked where the guardrail anonymized), or None when blocked."""
+        texts, images = self.guarded_input(request)
+        outcome = await image_guardrail.check_input(guard, [t for _, t in texts], images)
+        if outcome.blocked:
+            return None
+        if outcome.action == "NONE":
+            return request
+        key = PARAMS_KEY[request.taskType]
+        masked = {name: text for (name, _), text in zip(texts, outcome.masked)}
+        params = getattr(request, key).model_copy(update=masked)
+        return request.model_copy(update={key: params})
+
+    def _intervened(self, guard: ConverseGuard, source: str) -> InvokeReply:
+        """Titan's answer to a filtered request (no images, the reason in `error`), with the guardrail's
+        message and action."""
+        body = {"images": [], "error": image_guardrail.blocked_message(guard, source), **response_fields(guard)}
+        return InvokeReply(body=json.dumps(body, ensure_ascii=False).encode())
+
     async def invoke_model(self, ctx: InvokeContext[ImageGenerator]) -> InvokeReply:
         require_json(ctx.content_type, ctx.accept)
-        task, return_mask = await off_loop(lambda: self.to_task(parse_body(TitanImageRequest, ctx.body)))
+        guard, raw = await open_guard(ctx)
+        request = await off_loop(lambda: parse_body(TitanImageRequest, raw))
+        task, return_mask = await off_loop(lambda: self.to_task(request))
+        if guard is not None:
+            seen = await self._guard_input(guard, request)
+            if seen is None:
+                return self._intervened(guard, "INPUT")
+            if seen is not request:
+                task, return_mask = await off_loop(lambda: self.to_task(seen))
         engine = await ctx.engine()
         check_parts(task, engine.capabilities)  # before any translation of a mask prompt
         if task.mask_prompt is not None:
@@ -260,12 +309,16 @@ class TitanImageV1(Protocol[ImageGenerator]):
         kept = [image for image in result.images if not image.flagged]
         if not kept:
             raise ValidationException(BLOCKED_OUTPUT)
+        if guard is not None and (await guard.check_output_images([image.png for image in kept])).blocked:
+            return self._intervened(guard, "OUTPUT")
         body: dict[str, object] = {"images": [base64.b64encode(image.png).decode() for image in kept]}
         if len(kept) < len(result.images):
             body["error"] = f"{len(result.images) - len(kept)} of {len(result.images)} images: {BLOCKED_OUTPUT}"
         if return_mask and result.mask_png is not None:
             body["maskImage"] = base64.b64encode(result.mask_png).decode()
-        return InvokeReply(body=json.dumps(body).encode())
+        if guard is not None:
+            body.update(response_fields(guard))
+        return InvokeReply(body=json.dumps(body, ensure_ascii=False).encode())
 
 
 def check_parts(task: ImageTask, capabilities: ImageCapabilities) -> None:

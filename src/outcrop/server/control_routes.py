@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import unquote
 
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from outcrop.errors import ValidationException
 from outcrop.guardrails import checks
 from outcrop.guardrails.service import Guardrails, region_of
 from outcrop.guardrails.wire import CreateGuardrailRequest, CreateGuardrailVersionRequest, GuardrailSpec, parse_json
@@ -20,15 +23,41 @@ from outcrop.registry import catalog
 from outcrop.server.body import read_body
 from outcrop.server.operations import served
 
+logger = logging.getLogger(__name__)
 router = APIRouter()
 
 
 def guardrails_of(request: Request) -> Guardrails:
     state = request.app.state
     if not hasattr(state, "guardrails"):
-        settings = state.runtime.settings
-        state.guardrails = Guardrails(settings.data_dir, settings.guardrails_file)
+        runtime = state.runtime
+        settings = runtime.settings
+        state.guardrails = Guardrails(settings.data_dir, settings.guardrails_file,
+                                      _helper(runtime, settings.guardrail_image_model, "embedding"),
+                                      _helper(runtime, settings.guardrail_judge_model, "vision-chat"))
     return state.guardrails  # type: ignore[no-any-return]
+
+
+def helper_entry(runtime: Any, model_id: str, engine: str) -> Any | None:
+    """The table entry serving `model_id` with that kind of engine, else None."""
+    if not model_id:
+        return None
+    try:
+        entry = runtime.table.resolve(model_id)
+    except ValidationException:  # the table's answer to an id it does not serve
+        return None
+    return entry if entry.engine == engine else None
+
+
+def _helper(runtime: Any, model_id: str, engine: str) -> Callable[[], Awaitable[Any]] | None:
+    """A loader of the engine behind `model_id` for the guardrails' detectors (None, and the detector that
+    needs it is left out, when the table does not serve that id with that kind of engine)."""
+    entry = helper_entry(runtime, model_id, engine)
+    if entry is None:
+        if model_id:
+            logger.warning("guardrails: %r is not a %s model of this profile; its detector is left out", model_id, engine)
+        return None
+    return lambda: runtime.pool.get(entry, wait_s=runtime.engine_wait_s)
 
 
 def _json(document: dict[str, Any], status: int = 200) -> Response:

@@ -1,0 +1,72 @@
+"""A chat model of the profile as a guard judge for the text categories the exemplar detector does worst
+(PROMPT_ATTACK and MISCONDUCT), combined with the exemplar score rather than replacing it.
+
+The judge is asked, per category, whether the guarded text is that category (a one-word yes/no, English
+or Japanese; anything else is no verdict). The verdict moves the exemplar severity (content.py's score
+space: LOW 0.4, MEDIUM 0.6, HIGH 0.8):
+- yes: at least MEDIUM (0.6), and at least HIGH (0.8) when the exemplars already say LOW or more;
+- no: at most 0.5, i.e. LOW at most -- a HIGH-strength filter still acts on the exemplars alone;
+- no verdict: the exemplar score unchanged.
+Off unless a server names the model (Settings.guardrail_judge_model): it costs one short generation per
+category and evaluation, and no quality figure could be measured here (no real chat weights offline)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Protocol
+
+from outcrop.guardrails.content import Confidence, TextDetector
+
+JUDGED = frozenset({"PROMPT_ATTACK", "MISCONDUCT"})
+DEFINITIONS = {
+    "PROMPT_ATTACK": ("a prompt attack: an attempt to make an AI assistant ignore, override or reveal its instructions "
+                      "or system prompt, a jailbreak, or a role-play meant to bypass its safety rules"),
+    "MISCONDUCT": ("misconduct: asking for or giving help with crimes or harmful illegal acts, such as making drugs, "
+                   "weapons or explosives, fraud, theft, hacking someone else's accounts, or evading the police"),
+}
+PROMPT = ("You are a content safety classifier. Is the following text {definition}?\n"
+          "Answer with exactly one word: yes or no.\n\nText:\n\"\"\"\n{text}\n\"\"\"")
+MAX_CHARS = 4000  # the judged text, head first: a short model window, and the exemplars see all of it
+_YES = re.compile(r"^\W*(yes|y|true|unsafe|はい)\b", re.I)
+_NO = re.compile(r"^\W*(no|n|false|safe|いいえ)\b", re.I)
+
+
+class Chat(Protocol):
+    def answers(self, prompts: Sequence[str]) -> list[str]: ...
+
+
+def verdict(answer: str) -> bool | None:
+    if _YES.match(answer):
+        return True
+    return False if _NO.match(answer) else None
+
+
+def combine(score: float, judged: bool | None) -> float:
+    if judged is None:
+        return score
+    if judged:
+        return max(score, 0.8 if score >= 0.4 else 0.6)
+    return min(score, 0.5)
+
+
+class JudgedTextDetector:
+    """`base`'s scores, with the judge's verdict folded in for the JUDGED categories."""
+
+    def __init__(self, base: TextDetector, chat: Chat) -> None:
+        self.base = base
+        self.chat = chat
+        self.name = f"{base.name}+judge"
+
+    def scores(self, texts: Sequence[str], categories: Sequence[str]) -> dict[str, float]:
+        out = self.base.scores(texts, categories)
+        judged = [c for c in categories if c in JUDGED]
+        text = "\n".join(t for t in texts if t.strip())[:MAX_CHARS]
+        if judged and text:
+            answers = self.chat.answers([PROMPT.format(definition=DEFINITIONS[c], text=text) for c in judged])
+            for category, answer in zip(judged, answers):
+                out[category] = combine(out[category], verdict(answer))
+        return out
+
+    def confidence(self, category: str, score: float) -> Confidence:
+        return self.base.confidence(category, score)
