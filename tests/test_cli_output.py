@@ -181,3 +181,19 @@ def test_json_of_index_search_dupes_pull_and_tls_init(tmp_path: Path) -> None:
     assert tls.returncode == 0 and json.loads(tls.stdout)["cert"] == str(tmp_path / "tls" / "cert.pem")
     again = outcrop("tls-init", "--out", str(tmp_path / "tls"), "--json")
     assert again.returncode == 1 and "--force" in json.loads(again.stderr)["error"]["message"]
+
+
+def test_index_and_search_embed_through_an_endpoint(server: ServerProcess, tmp_path: Path) -> None:
+    """--endpoint: the SDK's embed_image/embed_text at the server, into the local collection."""
+    root = tmp_path / "pics"
+    make_folder(root, 4)
+    env = {"OUTCROP_DATA_DIR": str(tmp_path / "data")}
+    indexed = outcrop("index", str(root), "--endpoint", server.url, "--dimensions", "256", "--no-progress", "--json", env=env)
+    assert indexed.returncode == 0, indexed.stderr
+    summary = json.loads(indexed.stdout)
+    assert summary["total"] == 4 and summary["embedded"] + summary["reused"] == 4
+    target = sorted(root.iterdir())[0]
+    hits = outcrop("search", "--image", str(target), "-k", "2", "--endpoint", server.url, "--dimensions", "256", "--json",
+                   env=env)
+    assert hits.returncode == 0, hits.stderr
+    assert json.loads(hits.stdout)[0]["path"] == str(target)

@@ -100,15 +100,22 @@ def test_apply_guardrail_documented_response(stubbed: tuple[MultimodalAssistant,
         "guardrailCoverage": {"textCharacters": {"guarded": 25, "total": 25}},
         "ResponseMetadata": {"RequestId": "g-1", "HTTPStatusCode": 200}})
     stubber.add_response("apply_guardrail", {"usage": usage, "action": "NONE", "outputs": [], "assessments": [{}]})
+    stubber.add_response("apply_guardrail", {"usage": usage, "action": "NONE", "outputs": [], "assessments": [{}]})
     verdict = assistant.check("Write to taro@example.com", guardrail="gr12345678:3", source="OUTPUT")
     assert verdict.intervened and verdict.outputs == ["Write to {EMAIL}"] and verdict.request_id == "g-1"
     assert (verdict.guardrail_id, verdict.version) == ("gr12345678", "3")
     assert verdict.assessments[0]["sensitiveInformationPolicy"]["piiEntities"][0]["type"] == "EMAIL"
+    assert verdict.response["actionReason"] == "Guardrail masked." and verdict.response["guardrailCoverage"]
+    assert "ResponseMetadata" not in verdict.response
     clean = assistant.check(image=png(), guardrail="arn:aws:bedrock:us-east-1:123456789012:guardrail/gr12345678")
     assert not clean.intervened and clean.outputs == [] and clean.version == "DRAFT"
-    first, second = (params for _, params in recorder.calls)
+    both = assistant.check("two pictures", image=[png(), png((64, 64))], guardrail="gr12345678", full=True)
+    assert not both.intervened
+    first, second, third = (params for _, params in recorder.calls)
     assert first["guardrailIdentifier"] == "gr12345678" and first["guardrailVersion"] == "3" and first["source"] == "OUTPUT"
     assert second["content"] == [{"image": {"format": "png", "source": {"bytes": png()}}}] and second["source"] == "INPUT"
+    assert "outputScope" not in first and third["outputScope"] == "FULL"
+    assert [list(block) for block in third["content"]] == [["text"], ["image"], ["image"]]
 
 
 def _documented_errors(operation: str) -> list[tuple[str, int]]:

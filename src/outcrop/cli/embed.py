@@ -1,21 +1,20 @@
-"""`outcrop embed`: a Titan multimodal embedding of a text and/or an image, as one line of JSON."""
+"""`outcrop embed`: a Titan multimodal embedding of a text and/or an image (the SDK's `embed_text`
+and `embed_image`), as one line of JSON."""
 
 from __future__ import annotations
 
 import argparse
-import base64
 from pathlib import Path
 
 from outcrop.cli.common import add_command, add_profile_flags
-from outcrop.cli.invoke import invoke_json
 from outcrop.cli.output import print_json
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = add_command(
         subparsers, "embed", help="embed a text and/or an image (Titan multimodal embeddings)",
-        description="Print the amazon.titan-embed-image-v1 response body for a text, an image, or both, as one line "
-        "of JSON (with or without --json: {\"embedding\": [...], \"inputTextTokenCount\": N}). Runs the model "
+        description="Print the embedding of a text, an image, or both (Titan's joint embedding), as one line of "
+        "JSON (with or without --json: {\"embedding\": [...], \"inputTextTokenCount\": N}). Runs the model "
         "in-process, or calls a server with --endpoint (outcrop or real Bedrock).",
         examples=["outcrop embed --profile test --text \"赤い車\"",
                   "outcrop embed --image photo.jpg --dimensions 256 | head -c 200",
@@ -32,17 +31,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 def run(args: argparse.Namespace) -> int:
     from outcrop.cli import CliError
+    from outcrop.cli.assistant import read_image, session
 
     if args.text is None and args.image is None:
         raise CliError("give --text, --image or both")
-    body: dict[str, object] = {}
-    if args.text is not None:
-        body["inputText"] = args.text
-    if args.image is not None:
-        if not args.image.is_file():
-            raise CliError(f"no such image file: {args.image}")
-        body["inputImage"] = base64.b64encode(args.image.read_bytes()).decode()
-    if args.dimensions:
-        body["embeddingConfig"] = {"outputEmbeddingLength": args.dimensions}
-    print_json(invoke_json(args, args.model, body))
+    image = read_image(args.image) if args.image is not None else None
+    with session(args) as s:
+        if image is not None:
+            result = s.assistant.embed_image(image, text=args.text, dimensions=args.dimensions, model=args.model)
+        else:
+            result = s.assistant.embed_text(args.text, dimensions=args.dimensions, model=args.model)
+    print_json({"embedding": result.vector, "inputTextTokenCount": result.input_tokens})
     return 0

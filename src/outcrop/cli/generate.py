@@ -1,12 +1,13 @@
-"""`outcrop generate` and `outcrop edit`: images from the command line, in-process (with a progress
-bar per step) or from `--endpoint` (outcrop or Bedrock). The request bodies and the parsing of the
-answers are the SDK's (`outcrop.sdk.image_bodies`), so both ways send what `MultimodalAssistant`
-sends and the CLI knows no body format of its own."""
+"""`outcrop generate` and `outcrop edit`: images from the command line, as thin layers over the SDK's
+`generate_images`, `vary_image`, `inpaint`, `outpaint` and `remove_background`, in-process (with a
+progress bar per step) or at `--endpoint` (outcrop or Bedrock). The CLI knows no body format of its
+own, so both ways send what `MultimodalAssistant` sends and the same seed gives the same image."""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -14,9 +15,8 @@ from outcrop.cli.common import add_command, add_profile_flags
 from outcrop.cli.output import emit
 
 if TYPE_CHECKING:
-    from outcrop.sdk.image_bodies import ImageCall
-    from outcrop.sdk.models import ImageFamily
-    from outcrop.sdk.results import GeneratedImage
+    from outcrop.cli.assistant import Session
+    from outcrop.sdk.results import ImageResult
 
 SDXL = "stability.stable-diffusion-xl-v1"
 TITAN = "amazon.titan-image-generator-v2:0"
@@ -88,113 +88,79 @@ def _size(text: str) -> tuple[int, int]:
 
 
 def run_generate(args: argparse.Namespace) -> int:
-    from outcrop.sdk import image_bodies
+    from outcrop.cli.assistant import session
     from outcrop.sdk.models import image_family
 
-    family = image_family(args.model)
-    steps = args.steps if args.steps is not None or family != "sdxl" else SDXL_DEFAULT_STEPS
-    calls = image_bodies.text_to_image(family, args.prompt, negative=args.negative, n=args.n, size=_size(args.size),
-                                       steps=steps, cfg_scale=args.cfg_scale, seed=args.seed or None, style=args.style,
-                                       quality=args.quality)
-    _write(args, _images(args, family, calls), "image")
+    steps = args.steps if args.steps is not None or image_family(args.model) != "sdxl" else SDXL_DEFAULT_STEPS
+    size = _size(args.size)
+    with session(args) as s, _progress(args, s):
+        result = s.assistant.generate_images(args.prompt, n=args.n, size=size, steps=steps, cfg_scale=args.cfg_scale,
+                                             seed=args.seed or None, style=args.style, negative_prompt=args.negative,
+                                             quality=args.quality, model=args.model)
+    _write(args, result, "image")
     return 0
 
 
 def run_edit(args: argparse.Namespace) -> int:
     from outcrop.cli import CliError
-    from outcrop.sdk import image_bodies
-    from outcrop.sdk.media import image_size, png_or_jpeg
-    from outcrop.sdk.models import image_family
+    from outcrop.cli.assistant import read_image, session
 
-    family = image_family(args.model)
-    source = png_or_jpeg(_read_image(args.image))
-    width, height = image_size(source)
-    if args.task == "remove-background":
-        calls = image_bodies.remove_background(family, source, width * height)
-    elif args.task == "variation":
-        calls = image_bodies.variation(family, [source], prompt=args.prompt, negative=args.negative,
-                                       similarity=args.similarity, n=args.n, size=None, seed=args.seed, cfg_scale=None,
-                                       quality=None, pixels=width * height)
-    else:
-        if (args.mask is None) == (args.mask_prompt is None):
-            raise CliError("give exactly one of --mask or --mask-prompt")
-        mask = png_or_jpeg(_read_image(args.mask)) if args.mask is not None else None
-        calls = image_bodies.masked_edit(family, "INPAINTING" if args.task == "inpaint" else "OUTPAINTING", source,
-                                         mask=mask, mask_prompt=args.mask_prompt, prompt=args.prompt, negative=args.negative,
-                                         n=args.n, seed=args.seed, cfg_scale=None, quality=None, pixels=width * height,
-                                         outpainting_mode=args.mode if args.task == "outpaint" else None)
-    _write(args, _images(args, family, calls), args.task)
+    source = read_image(args.image)
+    masked = args.task in ("inpaint", "outpaint")
+    if masked and (args.mask is None) == (args.mask_prompt is None):
+        raise CliError("give exactly one of --mask or --mask-prompt")
+    mask = read_image(args.mask) if masked and args.mask is not None else None
+    with session(args) as s, _progress(args, s):
+        sdk = s.assistant
+        common: dict[str, Any] = {"n": args.n, "seed": args.seed, "negative_prompt": args.negative, "model": args.model}
+        if args.task == "remove-background":
+            result = sdk.remove_background(source, model=args.model)
+        elif args.task == "variation":
+            result = sdk.vary_image(source, args.prompt, similarity=args.similarity, **common)
+        elif args.task == "inpaint":
+            result = sdk.inpaint(source, mask, args.mask_prompt, prompt=args.prompt, **common)
+        else:
+            if args.prompt is None:
+                raise CliError("outpaint needs --prompt: what to paint around the kept region")
+            result = sdk.outpaint(source, mask, args.mask_prompt, prompt=args.prompt, mode=args.mode, **common)
+    _write(args, result, args.task)
     return 0
 
 
-def _read_image(path: Path) -> bytes:
-    from outcrop.cli import CliError
-
-    if not path.is_file():
-        raise CliError(f"no such image file: {path}")
-    data = path.read_bytes()
-    from outcrop.sdk.media import sniff_image_format
-
-    if sniff_image_format(data) is None:
-        raise CliError(f"{path}: not a PNG, JPEG, GIF or WebP image")
-    return data
-
-
-def _images(args: argparse.Namespace, family: ImageFamily, calls: list[ImageCall]) -> list[GeneratedImage]:
-    """Each request in-process or at --endpoint; the answers parsed by the SDK."""
-    from outcrop.cli.invoke import invoke_json
-    from outcrop.sdk import image_bodies
-
-    if args.endpoint:
-        payloads = [invoke_json(args, args.model, call.body) for call in calls]
-    else:
-        payloads = asyncio.run(_in_process(args, [call.body for call in calls]))
-    images: list[GeneratedImage] = []
-    for payload, call in zip(payloads, calls):
-        images += image_bodies.parse_images(family, payload, call)[0]
-    return images
-
-
-async def _in_process(args: argparse.Namespace, bodies: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Each body through the server's own code path (registry → protocol → engine), a tqdm bar per step."""
+@contextmanager
+def _progress(args: argparse.Namespace, s: Session) -> Iterator[None]:
+    """In-process, a tqdm bar per diffusion step (on a terminal only, never in --json output's way);
+    the model loads here, before the SDK's first request."""
+    if s.local is None:
+        yield
+        return
     from tqdm import tqdm
 
-    from outcrop.cli import CliError
-    from outcrop.cli.invoke import LocalRuntime
     from outcrop.cli.quiet import quiet_diffusers
-    from outcrop.errors import BedrockError
-    from outcrop.protocols.base import INVOKE_MODEL
 
-    replies: list[dict[str, Any]] = []
     quiet_diffusers()
+    engine = s.local.engine(args.model)
+    bar = tqdm(total=0, unit="step", desc="generating", disable=True if args.json else None, leave=False)
+
+    def on_step(step: int, total: int) -> None:
+        if bar.total != total:
+            bar.reset(total=total)
+        bar.n = step
+        bar.refresh()
+
+    engine.step_listener = on_step
     try:
-        async with LocalRuntime(args) as local:
-            engine = await local.engine(args.model)
-            # On a terminal only (disable=None), and never in --json output's way.
-            bar = tqdm(total=0, unit="step", desc="generating", disable=True if args.json else None, leave=False)
-
-            def on_step(step: int, total: int) -> None:
-                if bar.total != total:
-                    bar.reset(total=total)
-                bar.n = step
-                bar.refresh()
-
-            engine.step_listener = on_step
-            try:
-                for body in bodies:
-                    replies.append(await local.call(INVOKE_MODEL, args.model, body))
-            finally:
-                bar.close()
-    except BedrockError as exc:
-        raise CliError(f"{exc.code}: {exc.message}") from None
-    return replies
+        yield
+    finally:
+        engine.step_listener = None
+        bar.close()
 
 
-def _write(args: argparse.Namespace, images: list[GeneratedImage], stem: str) -> None:
+def _write(args: argparse.Namespace, result: ImageResult, stem: str) -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     written: list[dict[str, Any]] = []
-    for i, image in enumerate(images):
+    for i, image in enumerate(result.images):
         path = args.out / f"{stem}-{i + 1}{f'-seed{image.seed}' if image.seed is not None else ''}.png"
         path.write_bytes(image.data)
         written.append({"path": str(path), "seed": image.seed})
-    emit(args, {"model_id": args.model, "images": written}, "\n".join(str(item["path"]) for item in written))
+    emit(args, {"model_id": result.model_id, "images": written}, "\n".join(str(item["path"]) for item in written))

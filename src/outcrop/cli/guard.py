@@ -1,6 +1,6 @@
-"""`outcrop guard`: guardrails against an endpoint (outcrop or AWS) through boto3's `bedrock` and
-`bedrock-runtime` clients -- create, list, get, delete, and check text or an image with
-ApplyGuardrail."""
+"""`outcrop guard`: guardrails against an endpoint (outcrop or AWS) through boto3's `bedrock` client
+(create, list, get, delete: the control plane, which the SDK does not cover) and the SDK's `check`
+(ApplyGuardrail on text and images)."""
 
 from __future__ import annotations
 
@@ -151,27 +151,34 @@ def _delete(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
+    """The SDK's `check` (ApplyGuardrail) over this endpoint's bedrock-runtime client."""
+    from botocore.exceptions import BotoCoreError
+
     from outcrop.cli import CliError
+    from outcrop.sdk import BedrockServiceError, MultimodalAssistant
 
     guardrail, version = _split(args.guardrail)
-    content: list[dict[str, Any]] = []
-    if args.text is not None:
-        content.append({"text": {"text": sys.stdin.read() if args.text == "-" else args.text}})
+    text = sys.stdin.read() if args.text == "-" else args.text
+    images: list[bytes] = []
     for path in args.image:
         try:
             data = path.read_bytes()
         except OSError as exc:
             raise CliError(f"{path}: {exc.strerror}") from None
-        image_format = "png" if data.startswith(b"\x89PNG") else "jpeg" if data.startswith(b"\xff\xd8\xff") else None
-        if image_format is None:
+        if not (data.startswith(b"\x89PNG") or data.startswith(b"\xff\xd8\xff")):
             raise CliError(f"{path}: not a png or jpeg image (the formats ApplyGuardrail takes).")
-        content.append({"image": {"format": image_format, "source": {"bytes": data}}})
-    if not content:
+        images.append(data)
+    if text is None and not images:
         raise CliError("give text to check, --image FILE, or both.")
-    extra = {"outputScope": "FULL"} if args.full else {}
-    response = _run(lambda: _client(args, "bedrock-runtime").apply_guardrail(
-        guardrailIdentifier=guardrail, guardrailVersion=version or "DRAFT", source=args.source.upper(),
-        content=content, **extra))
+    assistant = MultimodalAssistant(client=_client(args, "bedrock-runtime"))
+    try:
+        result = assistant.check(text, image=images, guardrail=guardrail, version=version or "DRAFT",
+                                 source=args.source.upper(), full=args.full)
+    except BedrockServiceError as exc:
+        raise CliError(f"{exc.code}: {exc.message}") from None
+    except BotoCoreError as exc:
+        raise CliError(str(exc)) from None
+    response = result.response
     findings = []
     for assessment in response.get("assessments", []):
         for f in assessment.get("contentPolicy", {}).get("filters", []):

@@ -68,9 +68,10 @@ def explain(exc: BaseException) -> tuple[str, int, str]:
     if isinstance(exc, BedrockError):
         return f"{exc.code}: {exc.message}", EXIT_FAILED, exc.code
     sdk_errors = sys.modules.get("outcrop.sdk.errors")
+    if sdk_errors is not None and isinstance(exc, sdk_errors.BedrockServiceError):
+        return f"{exc.code}: {exc.message}", EXIT_FAILED, exc.code  # the request id is in --debug's traceback
     if sdk_errors is not None and isinstance(exc, sdk_errors.AssistantError):
-        code = getattr(exc, "code", kind)
-        return str(exc), EXIT_FAILED, str(code)
+        return str(exc), EXIT_FAILED, kind
     if isinstance(exc, (ConnectionRefusedError, ConnectionResetError)):
         return f"{exc} — is `outcrop serve` running there? Check --endpoint", EXIT_UNREACHABLE, kind
     if isinstance(exc, OSError) and exc.filename is not None:

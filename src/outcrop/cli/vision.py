@@ -1,46 +1,44 @@
 """`outcrop describe`, `outcrop ocr`, `outcrop compare`: image understanding from the command line,
-as Converse calls run in-process (same protocol and engine code as the server) or sent to
-`--endpoint` (outcrop or real Bedrock) with boto3."""
+as thin layers over the SDK's `describe`, `ask`, `extract` and `compare_images`, run in-process
+(the server's own code) or against `--endpoint` (outcrop or real Bedrock) alike."""
 
 from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from outcrop.cli.common import add_command, add_profile_flags
-from outcrop.cli.invoke import converse_json
 from outcrop.cli.output import emit
 
+if TYPE_CHECKING:
+    from outcrop.sdk.results import TextResult
+
 DEFAULT_MODEL = "amazon.nova-lite-v1:0"
+DESCRIBE = "Describe this image."
 TRANSCRIBE = "Transcribe all the text in this {what} exactly as written, line by line. Output only the text."
-TO_JSON = (
-    "Extract the content of this {what} as one JSON object: its fields as key-value pairs and any table as a list "
-    "of rows. Output only the JSON."
-)
 COMPARE = "Compare these two images: what do they have in common and how do they differ?"
-_FORMATS = {"PNG": "png", "JPEG": "jpeg", "GIF": "gif", "WEBP": "webp"}
 ANSWER_JSON = '{"text", "model_id", "stop_reason", "usage": {"input_tokens", "output_tokens"}}'
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     describe = add_command(subparsers, "describe", help="describe an image, or answer a question about it",
-                           description="Describe an image (or answer --question about it) with a vision chat model. "
-                           f"--json prints {ANSWER_JSON}.",
+                           description="Describe an image (or answer --question about it) with a vision chat model "
+                           f"(the SDK's describe). --json prints {ANSWER_JSON}.",
                            examples=["outcrop describe photo.jpg --profile test",
                                      "outcrop describe photo.jpg --question \"What is on the table?\" --max-tokens 100 --json",
                                      "outcrop describe photo.jpg --endpoint http://127.0.0.1:8080 --model amazon.nova-lite-v1:0"])
     describe.add_argument("image", type=Path)
-    describe.add_argument("--question", default="Describe this image.", help="what to ask about the image")
+    describe.add_argument("--question", default=DESCRIBE, help="what to ask about the image")
     _common(describe, max_tokens=512)
     describe.set_defaults(func=run_describe)
 
     ocr = add_command(subparsers, "ocr", help="read the text of an image or PDF (Tesseract-grounded)",
                       description="Transcribe the text of an image or a PDF, or with --json extract it as one JSON object "
-                      "(its fields and tables). The model gets Tesseract's reading as grounding where tesseract is installed.",
+                      "(its fields and tables; the SDK's extract, with one repair round if the answer is not JSON). "
+                      "outcrop gives the model Tesseract's reading as grounding where tesseract is installed.",
                       examples=["outcrop ocr receipt.png --profile test", "outcrop ocr invoice.pdf --json --max-tokens 1024",
                                 "outcrop ocr scan.jpg --endpoint http://127.0.0.1:8080"])
     ocr.add_argument("file", type=Path, help="PNG, JPEG, GIF, WebP image or PDF document")
@@ -49,7 +47,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     ocr.set_defaults(func=run_ocr)
 
     compare = add_command(subparsers, "compare", help="compare two images",
-                          description=f"Say what two images share and how they differ. --json prints {ANSWER_JSON}.",
+                          description="Say what two images share and how they differ (the SDK's compare_images). "
+                          f"--json prints {ANSWER_JSON}.",
                           examples=["outcrop compare before.png after.png --profile test",
                                     "outcrop compare a.jpg b.jpg --question \"Which one is newer?\" --json"])
     compare.add_argument("a", type=Path)
@@ -66,84 +65,54 @@ def _common(parser: argparse.ArgumentParser, max_tokens: int) -> None:
     add_profile_flags(parser)
 
 
-def image_block(path: Path) -> dict[str, Any]:
-    """A Converse image block for a file; the format comes from its bytes, not its name."""
-    from PIL import Image, UnidentifiedImageError
-
-    from outcrop.cli import CliError
-
-    data = _read(path)
-    try:
-        with Image.open(path) as image:
-            kind = _FORMATS.get(image.format or "")
-    except (UnidentifiedImageError, OSError):
-        kind = None
-    if kind is None:
-        raise CliError(f"{path}: not a PNG, JPEG, GIF or WebP image")
-    return {"image": {"format": kind, "source": {"bytes": data}}}
-
-
-def document_block(path: Path) -> dict[str, Any]:
-    name = re.sub(r"[^A-Za-z0-9\s\-()\[\]]", " ", path.stem).strip() or "document"
-    return {"document": {"format": "pdf", "name": " ".join(name.split())[:200], "source": {"bytes": _read(path)}}}
-
-
-def _read(path: Path) -> bytes:
-    from outcrop.cli import CliError
-
-    if not path.is_file():
-        raise CliError(f"no such file: {path}")
-    return path.read_bytes()
-
-
-def _converse(args: argparse.Namespace, content: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
-    request = {"messages": [{"role": "user", "content": content}], "inferenceConfig": {"maxTokens": args.max_tokens}, **extra}
-    return converse_json(args, args.model, request)
-
-
-def _text(response: dict[str, Any]) -> str:
-    return "".join(block.get("text", "") for block in response["output"]["message"]["content"])
-
-
-def _ask(args: argparse.Namespace, content: list[dict[str, Any]], **extra: Any) -> str:
-    return _text(_converse(args, content, **extra))
-
-
-def _answer(args: argparse.Namespace, content: list[dict[str, Any]]) -> int:
-    """The answer as text, or with --json as ANSWER_JSON (the same fields with or without --endpoint)."""
-    response = _converse(args, content)
-    text = _text(response)
-    tokens = response.get("usage", {})
-    emit(args, {"text": text, "model_id": args.model, "stop_reason": response.get("stopReason"),
-                "usage": {"input_tokens": tokens.get("inputTokens", 0), "output_tokens": tokens.get("outputTokens", 0)}},
-         text)
-    return 0
+def answer_json(result: TextResult) -> dict[str, Any]:
+    """ANSWER_JSON: the same fields in-process and through an endpoint."""
+    return {"text": result.text, "model_id": result.model_id, "stop_reason": result.stop_reason,
+            "usage": {"input_tokens": result.usage.input_tokens, "output_tokens": result.usage.output_tokens}}
 
 
 def run_describe(args: argparse.Namespace) -> int:
-    return _answer(args, [image_block(args.image), {"text": args.question}])
+    from outcrop.cli.assistant import read_image, session
+
+    image = read_image(args.image)
+    with session(args) as s:
+        result = s.assistant.describe(image, question=args.question, max_tokens=args.max_tokens, model=args.model)
+    emit(args, answer_json(result), result.text)
+    return 0
 
 
 def run_compare(args: argparse.Namespace) -> int:
-    return _answer(args, [image_block(args.a), image_block(args.b), {"text": args.question}])
+    from outcrop.cli.assistant import read_image, session
+
+    a, b = read_image(args.a), read_image(args.b)
+    with session(args) as s:
+        result = s.assistant.compare_images(a, b, question=args.question, max_tokens=args.max_tokens, model=args.model)
+    emit(args, answer_json(result), result.text)
+    return 0
 
 
 def run_ocr(args: argparse.Namespace) -> int:
+    """Plain text: `ask` with a transcription prompt (which outcrop grounds on Tesseract's reading);
+    --json: `extract`, printed as the JSON object it parsed."""
     from outcrop.cli import CliError
+    from outcrop.cli.assistant import read_file, session
+    from outcrop.sdk.media import Document, safe_name, sniff_image_format
 
-    is_pdf = _read(args.file)[:5] == b"%PDF-"
-    what = "document" if is_pdf else "image"
-    block = document_block(args.file) if is_pdf else image_block(args.file)
-    prompt = (TO_JSON if args.json else TRANSCRIBE).format(what=what)
-    answer = _ask(args, [block, {"text": prompt}], additionalModelRequestFields={"ocr": True})
+    data = read_file(args.file)
+    is_pdf = data[:5] == b"%PDF-"
+    if not is_pdf and sniff_image_format(data) is None:
+        raise CliError(f"{args.file}: not a PNG, JPEG, GIF or WebP image, nor a PDF")
+    document = Document(data, "pdf", safe_name(args.file.stem)) if is_pdf else None
+    with session(args) as s:
+        if args.json:
+            extracted = s.assistant.extract(document or data, max_tokens=args.max_tokens, model=args.model)
+        else:
+            prompt = TRANSCRIBE.format(what="document" if is_pdf else "image")
+            answer = s.assistant.ask(prompt, images=None if is_pdf else data, documents=[document] if document else (),
+                                     max_tokens=args.max_tokens, model=args.model)
     if not args.json:
-        print(answer)
+        print(answer.text)
         return 0
-    try:
-        value = json.loads(answer)
-    except json.JSONDecodeError:
-        print(answer)
-        raise CliError("the model's answer is not complete JSON (raise --max-tokens?)") from None
-    json.dump(value, sys.stdout, ensure_ascii=False, indent=2)
+    json.dump(extracted.data, sys.stdout, ensure_ascii=False, indent=2)
     sys.stdout.write("\n")
     return 0

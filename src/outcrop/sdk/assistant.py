@@ -415,31 +415,34 @@ class MultimodalAssistant:
         return self._embed(self._model("embedding", model), body, dimensions, 1)
 
     # -- guardrails ----------------------------------------------------------------------------------
-    def check(self, text: str | None = None, *, image: ImageInput | None = None, guardrail: str,
-              version: str = "DRAFT", source: Literal["INPUT", "OUTPUT"] = "INPUT") -> GuardrailResult:
-        """Run a guardrail (`guardrail` id or ARN, or "ID:VERSION") over text and/or an image, as
-        Bedrock's ApplyGuardrail does, without calling any model."""
+    def check(self, text: str | None = None, *, image: Images | None = None, guardrail: str, version: str = "DRAFT",
+              source: Literal["INPUT", "OUTPUT"] = "INPUT", full: bool = False) -> GuardrailResult:
+        """Run a guardrail (`guardrail` id or ARN, or "ID:VERSION") over text and/or one or more images
+        (PNG or JPEG), as Bedrock's ApplyGuardrail does, without calling any model. `full` asks for
+        every assessment (outputScope FULL), not only the policies that intervened."""
         if ":" in guardrail and not guardrail.startswith("arn:"):
             guardrail, version = guardrail.rsplit(":", 1)
         content: list[dict[str, Any]] = []
         if text is not None:
             content.append({"text": {"text": text}})
-        if image is not None:
-            data, kind = image_bytes(image)
+        for picture in _as_list(image):
+            data, kind = image_bytes(picture)
             content.append({"image": {"format": kind, "source": {"bytes": data}}})
         if not content:
             raise TypeError("check() needs text, an image or both")
+        extra = {"outputScope": "FULL"} if full else {}
         started = time.perf_counter()
         try:
             response = self.client.apply_guardrail(guardrailIdentifier=guardrail, guardrailVersion=version,
-                                                   source=source, content=content)
+                                                   source=source, content=content, **extra)
         except ClientError as exc:
             raise from_client_error(exc) from exc
         return GuardrailResult(
             guardrail_id=guardrail, version=version, action=response["action"],
             outputs=[output.get("text", "") for output in response.get("outputs", [])],
             assessments=response.get("assessments", []), latency_s=time.perf_counter() - started,
-            request_id=response.get("ResponseMetadata", {}).get("RequestId"))
+            request_id=response.get("ResponseMetadata", {}).get("RequestId"),
+            response={k: v for k, v in response.items() if k != "ResponseMetadata"})
 
     def search_images(self, query: str | None = None, *, image: ImageInput | None = None, collection: str = "default",
                       k: int = 10, folder: str | None = None, after: float | None = None, before: float | None = None,

@@ -122,7 +122,8 @@ class EmbeddingResult:
 @dataclass(frozen=True)
 class GuardrailResult:
     """What ApplyGuardrail decided: `intervened` when a policy blocked or masked, `outputs` the blocked
-    message or the masked text (empty when nothing changed), `assessments` Bedrock's own list."""
+    message or the masked text (empty when nothing changed), `assessments` Bedrock's own list, and
+    `response` the whole answer as it came (usage, coverage, actionReason), less botocore's metadata."""
 
     guardrail_id: str
     version: str
@@ -131,6 +132,7 @@ class GuardrailResult:
     assessments: list[dict[str, Any]]
     latency_s: float
     request_id: str | None = None
+    response: dict[str, Any] = field(default_factory=dict)
 
     @property
     def intervened(self) -> bool:

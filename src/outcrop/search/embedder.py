@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import io
-import json
 from abc import ABC, abstractmethod
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -94,46 +93,53 @@ class InProcessEmbedder(Embedder):
 
 
 class EndpointEmbedder(Embedder):
-    """boto3 `invoke_model` against outcrop or real Bedrock; a small thread pool overlaps requests."""
+    """The SDK's `embed_image`/`embed_text` against outcrop or real Bedrock (botocore's standard
+    retries); a small thread pool overlaps requests."""
 
     def __init__(self, endpoint: str | None, model_id: str = DEFAULT_MODEL, dimension: int = 1024, workers: int = 8) -> None:
-        import boto3
-        from botocore.config import Config
+        from outcrop.sdk import MultimodalAssistant
 
-        self.client = boto3.client("bedrock-runtime", endpoint_url=endpoint, config=Config(retries={"max_attempts": 5, "mode": "standard"}))
+        self.assistant = MultimodalAssistant(endpoint_url=endpoint, max_attempts=5)
+        self.client = self.assistant.client
         self.model_id = model_id
         self.model_key = model_id
         self.dimension = dimension
         self._pool = ThreadPoolExecutor(workers)
 
-    def _invoke(self, body: dict[str, Any]) -> list[float]:
-        from botocore.exceptions import BotoCoreError, ClientError
+    def _embed(self, text: str | None = None, image: bytes | None = None) -> list[float]:
+        from botocore.exceptions import BotoCoreError
 
-        body["embeddingConfig"] = {"outputEmbeddingLength": self.dimension}
+        from outcrop.sdk import AssistantError
+
         try:
-            response = self.client.invoke_model(modelId=self.model_id, body=json.dumps(body), contentType="application/json", accept="application/json")
-        except (ClientError, BotoCoreError) as exc:
+            if image is not None:
+                return self.assistant.embed_image(image, dimensions=self.dimension, model=self.model_id).vector
+            return self.assistant.embed_text(text or "", dimensions=self.dimension, model=self.model_id).vector
+        except (AssistantError, BotoCoreError) as exc:
             raise SearchError(f"embedding endpoint failed: {exc}") from None
-        return json.loads(response["body"].read())["embedding"]
 
     def embed_images(self, images: list[Image.Image]) -> np.ndarray:
-        bodies = [{"inputImage": jpeg_b64(im)} for im in images]
-        return normalize(np.asarray(list(self._pool.map(self._invoke, bodies)), dtype=np.float32))
+        jpegs = [jpeg_bytes(im) for im in images]
+        return normalize(np.asarray(list(self._pool.map(lambda data: self._embed(image=data), jpegs)), dtype=np.float32))
 
     def embed_text(self, text: str) -> np.ndarray:
-        return normalize(np.asarray(self._invoke({"inputText": text}), dtype=np.float32))
+        return normalize(np.asarray(self._embed(text=text), dtype=np.float32))
 
     def close(self) -> None:
         self._pool.shutdown()
 
 
-def jpeg_b64(image: Image.Image) -> str:
+def jpeg_bytes(image: Image.Image) -> bytes:
     """Bedrock takes ≤ 5 MB and ≤ 2048 px a side; a 1024 px JPEG is well inside both."""
     image = image.convert("RGB")
     image.thumbnail((1024, 1024))
     buffer = io.BytesIO()
     image.save(buffer, "JPEG", quality=92)
-    return base64.b64encode(buffer.getvalue()).decode()
+    return buffer.getvalue()
+
+
+def jpeg_b64(image: Image.Image) -> str:
+    return base64.b64encode(jpeg_bytes(image)).decode()
 
 
 def make_embedder(*, endpoint: str | None, model_id: str, dimension: int, settings: Any = None) -> Embedder:
