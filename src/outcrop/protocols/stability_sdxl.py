@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import json
+from dataclasses import replace
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -137,7 +138,7 @@ class StabilitySdxl(Protocol):
         require_json(ctx.content_type, None if wants_png else ctx.accept)
         task = await off_loop(lambda: to_task(parse_body(StabilitySdxlRequest, ctx.body)))
         engine = await ctx.engine()
-        result = await engine.generate(task)
+        result = await engine.generate(replace(task, progress=ctx.progress))
         artifacts = [
             {"seed": image.seed, "base64": base64.b64encode(image.png).decode(),
              "finishReason": "CONTENT_FILTERED" if image.flagged else "SUCCESS"}

@@ -1,11 +1,14 @@
 """Image generation and editing tasks, free of any wire format.
 
 Protocols (Stability SDXL, Titan/Nova) build an `ImageTask`; the diffusion engine runs it and
-returns one `GeneratedImage` per requested image, each with the seed actually used.
+returns one `GeneratedImage` per requested image, each with the seed actually used. A caller that
+follows a job's progress puts a `progress` callback on the task; the engine calls it from its worker
+thread after each denoising step with (step, steps), so engines stay free of any transport.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -13,6 +16,8 @@ from PIL import Image
 
 Mode = Literal["txt2img", "img2img", "inpaint", "remove_background"]
 ControlMode = Literal["canny", "segmentation"]
+# (step, steps) after each denoising step, called on the engine's worker thread; it must not block.
+Progress = Callable[[int, int], None]
 
 
 @dataclass(frozen=True)
@@ -41,6 +46,7 @@ class ImageTask:
     control_mode: ControlMode = "canny"
     control_strength: float = 0.7
     flagged_blackout: bool = True  # SDXL: return a black image when flagged; Titan: drop it
+    progress: Progress | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
