@@ -1,7 +1,8 @@
 """Per-step progress of an image job, for a client that follows it: outcrop's own route, not a Bedrock one.
 
 Bedrock has no progress channel, so InvokeModel bodies stay as they are. A client picks a random id, opens
-`GET /outcrop/v1/progress/{id}` (Server-Sent Events: `ready`, one `step` per denoising step, `done`), then
+`GET /outcrop/v1/progress/{id}` (Server-Sent Events: `ready`, one `step` per denoising step, `done`; a
+failed attempt is a `failed` event and the stream stays open for the SDK's retry), then
 sends its InvokeModel with the header `X-Outcrop-Progress-Id: {id}`. The engine reports steps through the
 task's neutral `progress` callback on its worker thread; the hub hands them to the event loop. Ids are
 scoped to the caller (the authenticated principal), so one client cannot follow another's jobs.
@@ -24,7 +25,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.responses import Response, StreamingResponse
 
-from outcrop.errors import ValidationException
+from outcrop.errors import BedrockError, ValidationException
 
 logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/outcrop/v1", tags=["outcrop progress"])
@@ -97,12 +98,16 @@ async def followed(request: Request) -> AsyncIterator[Callable[[int, int], None]
         return
     hub: ProgressHub = request.app.state.progress
     key = (_caller(request), value)
-    outcome = "error"
     try:
         yield hub.reporter(key)
-        outcome = "ok"
-    finally:
-        hub.publish(key, ("done", {"outcome": outcome}))
+    except BedrockError as exc:
+        # The stream stays open: an SDK retries ModelNotReady or Throttling with the same header.
+        hub.publish(key, ("failed", {"error": exc.code, "message": exc.message}))
+        raise
+    except BaseException:
+        hub.publish(key, ("failed", {"error": "InternalServerException", "message": "The request failed."}))
+        raise
+    hub.publish(key, ("done", {}))
 
 
 def _frame(event: str, data: dict[str, Any]) -> bytes:
@@ -113,7 +118,8 @@ def _frame(event: str, data: dict[str, Any]) -> bytes:
             response_class=StreamingResponse,
             responses={200: {"content": {"text/event-stream": {}},
                              "description": "`ready`, then `step` {step, steps} per denoising step of the InvokeModel sent "
-                             "with `X-Outcrop-Progress-Id`, then `done` {outcome}; an id already followed gets one `error`."},
+                             "with `X-Outcrop-Progress-Id`, then `done`; `failed` {error, message} per failed attempt (the stream "
+                             "stays open for a retry); an id already followed gets one `error`."},
                        400: {"description": "A malformed id."}})
 async def follow_progress(progressId: str, request: Request) -> Response:
     if not ID_PATTERN.match(progressId):
