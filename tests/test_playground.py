@@ -8,6 +8,7 @@ Set OUTCROP_PLAYGROUND_SCREENSHOTS=docs/playground to refresh the README's scree
 
 from __future__ import annotations
 
+import base64
 import http.server
 import io
 import json
@@ -588,3 +589,173 @@ def test_accessibility(session: Session, lang: str) -> None:
     assert all(not found for found in problems.values()), {
         tab: [(v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3]) for v in found] for tab, found in problems.items()
     }
+
+
+# -- image edits, progress ----------------------------------------------------------------------------------------------
+
+def square_png(size: int = 96) -> bytes:
+    """A red square on grey: something for maskPrompt and background removal to find."""
+    image = Image.new("RGB", (size, size), (235, 235, 235))
+    image.paste((210, 20, 20), (size // 3, size // 3, 2 * size // 3, 2 * size // 3))
+    out = io.BytesIO()
+    image.save(out, "PNG")
+    return out.getvalue()
+
+
+def paint(page: Any, start: tuple[float, float], end: tuple[float, float]) -> None:
+    """One brush stroke over the mask canvas, between two points given as fractions of its size."""
+    canvas = page.locator("#edit-mask")
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+    page.mouse.move(box["x"] + box["width"] * start[0], box["y"] + box["height"] * start[1])
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * end[0], box["y"] + box["height"] * end[1], steps=8)
+    page.mouse.up()
+
+
+def decoded(b64: str) -> Image.Image:
+    return Image.open(io.BytesIO(base64.b64decode(b64)))
+
+
+def wait_gallery(page: Any, count: int) -> None:
+    wait(page, f"document.querySelectorAll('#gallery img').length >= {count} || !document.getElementById('error').hidden")
+    assert page.is_hidden("#error"), page.text_content("#error")
+
+
+def save_code_files(page: Any, *folders: Path) -> list[str]:
+    """Download the files the snippets read (the page's links) into each folder; their names."""
+    names = []
+    for link in page.locator("#edit-links a").all():
+        with page.expect_download() as download:
+            link.click()
+        names.append(download.value.suggested_filename)
+        for folder in folders:
+            download.value.save_as(folder / names[-1])
+    return names
+
+
+@pytest.mark.parametrize("model_id", ["amazon.titan-image-generator-v2:0", "stability.stable-diffusion-xl-v1"])
+def test_inpaint_a_history_image_with_the_brush(session: Session, model_id: str, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    page = session.open()
+    models_loaded(page)
+    page.select_option("#img-model", model_id)
+    titan = model_id.startswith("amazon")
+    page.select_option("#img-size", "512x512" if titan else "1024x1024")
+    page.fill("#img-prompt", "a harbour")
+    if not titan:
+        page.fill("#img-steps", "150")  # the tiny model's most steps (3)
+    page.click("#img-generate")
+    wait_gallery(page, 1)
+    # Live progress came from outcrop's progress route: every denoising step, the bar full at the end.
+    steps = int(page.get_attribute("#img-progress", "data-steps"))
+    assert steps >= 2 and page.evaluate("() => [document.getElementById('img-progress').value, document.getElementById('img-progress').max]") == [steps, steps]
+    source_b64 = page.get_attribute("#gallery li:first-child img", "src").split(",", 1)[1]
+
+    page.click("#gallery li:first-child .edit-this")
+    wait(page, "document.getElementById('img-task').value === 'INPAINTING'", 10_000)  # read asynchronously
+    assert page.evaluate("() => document.activeElement.id") == "img-task"
+    assert page.text_content("#edit-source-status").endswith("512 × 512" if titan else "1024 × 1024")
+    page.fill("#edit-brush-size", "60")
+    paint(page, (0.2, 0.5), (0.8, 0.5))
+    paint(page, (0.45, 0.5), (0.55, 0.5))
+    page.check("#edit-erase")
+    paint(page, (0.75, 0.5), (0.8, 0.5))  # erase the stroke's right end again
+    page.check("#edit-draw")
+    assert float(page.text_content("#edit-coverage").split(" ")[1].rstrip("%")) > 1
+    page.fill("#img-prompt", "a lighthouse in the harbour")
+    with page.expect_request(lambda r: r.url.endswith("/invoke") and r.method == "POST") as sent:
+        page.click("#img-generate")
+    body = sent.value.post_data_buffer
+    assert sent.value.headers.get("x-outcrop-progress-id")  # outcrop's own header; the body is Bedrock's
+    document = json.loads(body)
+    if titan:
+        assert document["taskType"] == "INPAINTING" and document["inPaintingParams"]["image"] == source_b64
+        assert document["inPaintingParams"]["text"] == "a lighthouse in the harbour"
+        mask, inside, outside = decoded(document["inPaintingParams"]["maskImage"]), 0, 255  # Titan: black = inside
+        assert set(document["imageGenerationConfig"]) == {"numberOfImages", "quality", "cfgScale", "seed"}
+    else:
+        assert document["init_image"] == source_b64 and document["mask_source"] == "MASK_IMAGE_WHITE"
+        assert document["text_prompts"][0]["text"] == "a lighthouse in the harbour" and "width" not in document
+        mask, inside, outside = decoded(document["mask_image"]), 255, 0
+    grey = mask.convert("L")
+    w, h = grey.size
+    assert (w, h) == decoded(source_b64).size
+    assert grey.getpixel((w // 2, h // 2)) == inside and grey.getpixel((w // 3, h // 2)) == inside
+    assert grey.getpixel((int(w * 0.79), h // 2)) == outside and grey.getpixel((5, 5)) == outside  # erased; never painted
+    wait_gallery(page, 2)
+    assert ("Inpainting" if titan else "steps") in page.text_content("#gallery li:first-child figcaption")
+    page.click("#img-code-toggle")
+    if titan:
+        shot(page, "images-inpaint", full_page=True)
+    py_dir, js_dir = tmp_path / "py", tmp_path / "js"
+    py_dir.mkdir()
+    js_dir.mkdir()
+    assert save_code_files(page, py_dir, js_dir) == ["source.png", "mask.png"]
+    assert run_boto3_snippet(page.text_content("#img-code-python"), py_dir, monkeypatch) == [body]
+    assert (py_dir / "image-0.png").read_bytes().startswith(b"\x89PNG")
+    assert run_js_snippet(page.text_content("#img-code-javascript"), js_dir) == body
+
+
+def test_mask_by_text_shows_the_mask_the_server_computed(session: Session) -> None:
+    page = session.open()
+    models_loaded(page)
+    page.select_option("#img-model", "amazon.titan-image-generator-v2:0")
+    page.select_option("#img-task", "INPAINTING")
+    page.set_input_files("#edit-file", files=[{"name": "square.png", "mimeType": "image/png", "buffer": square_png()}])
+    wait(page, "document.getElementById('edit-source-status').textContent === 'square.png: 96 × 96'", 10_000)
+    page.click("#img-generate")  # nothing painted, no maskPrompt: the page says what is missing and sends nothing
+    assert "Paint a mask" in page.text_content("#error")
+    page.fill("#edit-mask-prompt", "the red square")
+    page.fill("#img-prompt", "")  # Titan takes an inpainting without text
+    with page.expect_response(lambda r: r.url.endswith("/invoke")) as answered:
+        page.click("#img-generate")
+    document = json.loads(answered.value.request.post_data_buffer)
+    assert document["inPaintingParams"] == {"image": base64.b64encode(square_png()).decode(), "maskPrompt": "the red square",
+                                            "returnMask": True}
+    returned = answered.value.json()["maskImage"]
+    page.wait_for_selector("#edit-mask-result", state="visible", timeout=60_000)
+    assert page.get_attribute("#edit-mask-result", "src") == f"data:image/png;base64,{returned}"  # the server's own mask
+    assert decoded(returned).size == (96, 96)
+    assert "the red square" in page.get_attribute("#edit-mask-result", "alt")
+    wait_gallery(page, 1)
+
+
+def test_variation_outpainting_and_background_removal(session: Session) -> None:
+    page = session.open()
+    models_loaded(page)
+    page.select_option("#img-model", "amazon.nova-canvas-v1:0")
+    page.set_input_files("#edit-file", files=[{"name": "square.png", "mimeType": "image/png", "buffer": square_png()}])
+    source = base64.b64encode(square_png()).decode()
+
+    def run(task: str) -> dict[str, Any]:
+        before = page.locator("#gallery img").count()
+        page.select_option("#img-task", task)
+        with page.expect_request(lambda r: r.url.endswith("/invoke")) as sent:
+            page.click("#img-generate")
+        wait_gallery(page, before + 1)
+        return json.loads(sent.value.post_data_buffer)  # type: ignore[no-any-return]
+
+    page.select_option("#img-task", "IMAGE_VARIATION")
+    page.fill("#img-prompt", "a red square, watercolour")
+    page.fill("#img-seed", "7")
+    page.select_option("#img-size", "512x512")
+    page.fill("#edit-similarity", "0.5")
+    assert run("IMAGE_VARIATION") == {
+        "taskType": "IMAGE_VARIATION",
+        "imageVariationParams": {"images": [source], "text": "a red square, watercolour", "similarityStrength": 0.5},
+        "imageGenerationConfig": {"numberOfImages": 1, "quality": "standard", "cfgScale": 6.5, "seed": 7, "width": 512, "height": 512},
+    }
+    page.select_option("#img-task", "OUTPAINTING")
+    assert page.text_content("#edit-brush-hint").startswith("Paint over what to keep")
+    assert page.is_hidden("#edit-mask-prompt-field")  # outpainting takes a mask image only
+    paint(page, (0.35, 0.5), (0.65, 0.5))
+    page.select_option("#edit-outpaint-mode", "PRECISE")
+    document = run("OUTPAINTING")
+    params = document["outPaintingParams"]
+    assert (params["image"], params["text"], params["outPaintingMode"]) == (source, "a red square, watercolour", "PRECISE")
+    assert decoded(params["maskImage"]).convert("L").getpixel((48, 48)) == 0  # painted = kept = inside (black)
+    assert run("BACKGROUND_REMOVAL") == {"taskType": "BACKGROUND_REMOVAL", "backgroundRemovalParams": {"image": source}}
+    assert page.is_hidden("#img-prompt")
+    assert page.locator("#gallery li:first-child .seed").count() == 0  # background removal has no seed
+    assert page.text_content("#gallery li:first-child figcaption").startswith("Background removal")
