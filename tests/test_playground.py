@@ -403,6 +403,8 @@ def test_language_switch(session: Session) -> None:
     assert sum(en != ja for en, ja in zip(english, japanese)) >= len(english) - 4, same  # brand names stay
     page.click("#tab-models")
     wait(page, "document.querySelectorAll('#models-table tbody tr').length > 0", 20_000)
+    # The refresh started at boot may answer (in English) after the switch; the tab's own refresh follows.
+    wait(page, "document.getElementById('health-summary').textContent.includes('プロファイル')", 20_000)
     assert "プロファイル test" in page.text_content("#health-summary")
     shot(page, "models-ja")
     page.reload()  # the choice is remembered
@@ -759,3 +761,70 @@ def test_variation_outpainting_and_background_removal(session: Session) -> None:
     assert page.is_hidden("#img-prompt")
     assert page.locator("#gallery li:first-child .seed").count() == 0  # background removal has no seed
     assert page.text_content("#gallery li:first-child figcaption").startswith("Background removal")
+
+
+# -- chat documents, JSON answers -------------------------------------------------------------------------------------
+
+def pdf_bytes() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (200, 120), (255, 255, 255)).save(out, "PDF")
+    return out.getvalue()
+
+
+def test_chat_with_documents_and_a_json_answer(session: Session, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    page = session.open()
+    models_loaded(page)
+    page.click("#tab-chat")
+    page.select_option("#chat-model", "amazon.nova-lite-v1:0")
+    notes = b"The harbour opens at 9.\n"
+    report = pdf_bytes()  # Pillow dates each PDF it writes: one copy for the page and the snippet
+    page.set_input_files("#chat-file", files=[
+        {"name": "harbour notes_2024.txt", "mimeType": "text/plain", "buffer": notes},
+        {"name": "report.pdf", "mimeType": "application/pdf", "buffer": report},
+        {"name": "red.png", "mimeType": "image/png", "buffer": png_bytes()},
+    ])
+    wait(page, "document.querySelectorAll('#attachments li').length === 3", 10_000)
+    page.click("#chat-send")  # documents without text: Converse refuses that, so the page says so first
+    assert "needs text" in page.text_content("#error")
+    page.fill("#chat-input", "When does the harbour open? Answer in JSON.")
+    page.fill("#chat-max", "24")
+    page.uncheck("#chat-stream")
+    with page.expect_request(lambda r: r.url.endswith("/converse")) as sent:
+        page.click("#chat-send")
+    document = json.loads(sent.value.post_data_buffer)
+    content = document["messages"][0]["content"]
+    assert content[0] == {"document": {"format": "txt", "name": "harbour notes-2024",
+                                       "source": {"bytes": base64.b64encode(notes).decode()}}}
+    assert content[1]["document"]["format"] == "pdf" and content[1]["document"]["name"] == "report"
+    assert content[2]["image"]["format"] == "png" and content[3] == {"text": "When does the harbour open? Answer in JSON."}
+    wait(page, "document.getElementById('chat-status').textContent.includes('tokens') || !document.getElementById('error').hidden")
+    assert page.is_hidden("#error"), page.text_content("#error")
+    assert page.locator("#transcript li.user .doc").all_text_contents() == ["Document: harbour notes-2024 (txt)", "Document: report (pdf)"]
+    # The answer was asked for in JSON (outcrop decodes it constrained): parsed, pretty-printed, marked valid.
+    answer = page.text_content("#transcript li.assistant .text")
+    assert page.text_content("#transcript li.assistant .json-check strong") == "Valid JSON:"
+    assert json.loads(page.text_content("#transcript li.assistant pre.json")) == json.loads(answer)
+    # Answers that are not valid JSON are flagged with the parser's complaint; plain text is left alone.
+    checks = page.evaluate("""async () => {
+        const { jsonAnswer } = await import('/playground/js/jsonview.js');
+        return [['{"open": 9,', false], ['```json\\n{"open": 9}\\n```', false], ['It opens at 9.', false],
+                ['It opens at 9.', true], ['-2', true]].map(([text, asked]) => jsonAnswer(text, asked).kind);
+    }""")
+    assert checks == ["invalid", "valid", "none", "invalid", "valid"]  # asked for JSON: every answer is checked
+
+    page.click("#chat-code-toggle")
+    (tmp_path / "harbour notes_2024.txt").write_bytes(notes)
+    (tmp_path / "report.pdf").write_bytes(report)
+    (tmp_path / "red.png").write_bytes(png_bytes())
+    bodies = run_boto3_snippet(page.text_content("#chat-code-python"), tmp_path, monkeypatch)
+    assert [json.loads(b) for b in bodies] == [document]
+
+    # Converse accepts docx; this server says it cannot read one, in Bedrock's words, and the turn is not kept.
+    page.set_input_files("#chat-file", files=[{"name": "memo.docx", "buffer": b"PK\x03\x04 not really a docx",
+                                               "mimeType": "application/vnd.openxmlformats-officedocument.wordprocessingml.document"}])
+    wait(page, "document.querySelectorAll('#attachments li').length === 1", 10_000)
+    page.fill("#chat-input", "Summarise the memo.")
+    page.click("#chat-send")
+    wait(page, "!document.getElementById('error').hidden", 60_000)
+    assert page.text_content("#error").startswith("ValidationException:") and "'docx' documents are not supported" in page.text_content("#error")
+    assert page.locator("#transcript li").count() == 2

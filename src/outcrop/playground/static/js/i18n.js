@@ -18,7 +18,7 @@ const STRINGS = {
     seedRandom: "0 = random", galleryAlt: "Generated image: {prompt}", captionSeed: "seed {seed}",
     chatTitle: "Chat (Converse)", system: "System prompt", maxTokens: "Max tokens", temperature: "Temperature",
     topP: "Top P", stream: "Stream (ConverseStream)", transcript: "Conversation", message: "Message",
-    attach: "Attach images (or drop / paste them here)", send: "Send", stop: "Stop", clear: "New conversation",
+    attach: "Attach images or documents: PDF, txt, md, csv, html, docx… (or drop / paste them here)", send: "Send", stop: "Stop", clear: "New conversation",
     remove: "Remove {name}", you: "You", assistant: "Assistant", thinking: "Waiting for the first token…",
     streaming: "Streaming…", stopped: "Stopped.", emptyMessage: "Write a message or attach an image.",
     usage: "{input} input + {output} output = {total} tokens · server {latency} ms · first token {ttft} ms · total {elapsed} ms · {stop}",
@@ -57,6 +57,9 @@ const STRINGS = {
     computedMaskNote: "Black: inside the mask (repainted); white: kept. This is the server's maskImage, as it returned it.",
     noMaskReturned: "The server returned no mask for this maskPrompt; only its result is shown, in the history.",
     editThis: "Edit", editThisLabel: "Edit this image: {prompt}", historyImage: "history image {number}",
+    unsupportedAttachment: "{name}: attach PNG, JPEG, GIF or WebP images, or pdf, csv, doc, docx, xls, xlsx, html, txt or md documents.",
+    documentNeedsText: "A message with a document needs text too (Converse requires it).",
+    documentBlock: "Document: {name} ({format})", jsonValid: "Valid JSON:", jsonInvalid: "Invalid JSON:", jsonPretty: "The answer's JSON, pretty-printed",
   },
   ja: {
     skip: "本文へ移動", title: "outcrop プレイグラウンド", tabs: "セクション", tabImages: "画像", tabChat: "チャット",
@@ -74,7 +77,7 @@ const STRINGS = {
     seedRandom: "0 = ランダム", galleryAlt: "生成された画像: {prompt}", captionSeed: "シード {seed}",
     chatTitle: "チャット (Converse)", system: "システムプロンプト", maxTokens: "最大トークン数", temperature: "温度 (temperature)",
     topP: "Top P", stream: "ストリーミング (ConverseStream)", transcript: "会話", message: "メッセージ",
-    attach: "画像を添付 (ここにドロップ・貼り付けも可)", send: "送信", stop: "停止", clear: "新しい会話",
+    attach: "画像や文書を添付: PDF・txt・md・csv・html・docx など (ここにドロップ・貼り付けも可)", send: "送信", stop: "停止", clear: "新しい会話",
     remove: "{name} を削除", you: "あなた", assistant: "アシスタント", thinking: "最初のトークンを待っています…",
     streaming: "受信中…", stopped: "停止しました。", emptyMessage: "メッセージを書くか画像を添付してください。",
     usage: "入力 {input} + 出力 {output} = {total} トークン · サーバー {latency} ms · 最初のトークン {ttft} ms · 合計 {elapsed} ms · {stop}",
@@ -113,6 +116,9 @@ const STRINGS = {
     computedMaskNote: "黒: マスクの内側 (描き直す部分)、白: 残す部分。サーバーが返した maskImage そのものです。",
     noMaskReturned: "この maskPrompt に対してサーバーはマスクを返しませんでした。結果だけを履歴に表示しています。",
     editThis: "編集", editThisLabel: "この画像を編集: {prompt}", historyImage: "履歴の画像 {number}",
+    unsupportedAttachment: "{name}: 添付できるのは PNG・JPEG・GIF・WebP の画像か、pdf・csv・doc・docx・xls・xlsx・html・txt・md の文書です。",
+    documentNeedsText: "文書を添付したメッセージにはテキストも必要です (Converse の要件)。",
+    documentBlock: "文書: {name} ({format})", jsonValid: "正しい JSON:", jsonInvalid: "不正な JSON:", jsonPretty: "回答の JSON (整形済み)",
   },
 };
 
