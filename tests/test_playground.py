@@ -828,3 +828,50 @@ def test_chat_with_documents_and_a_json_answer(session: Session, tmp_path: Path,
     wait(page, "!document.getElementById('error').hidden", 60_000)
     assert page.text_content("#error").startswith("ValidationException:") and "'docx' documents are not supported" in page.text_content("#error")
     assert page.locator("#transcript li").count() == 2
+
+
+# -- search: index a folder from the page -------------------------------------------------------------------------------
+
+def test_index_a_folder_then_search_it(session: Session, photos: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    page = session.open()
+    models_loaded(page)
+    page.click("#tab-search")
+    page.fill("#index-collection", "page-indexed")
+    page.fill("#index-folder", str(tmp_path))  # outside OUTCROP_SEARCH_ROOTS: refused, nothing created
+    page.click("#index-go")
+    wait(page, "!document.getElementById('error').hidden", 20_000)
+    assert "outside the configured search roots" in page.text_content("#error")
+
+    page.fill("#index-folder", str(photos))
+    with page.expect_request(lambda r: r.url.endswith("/index")) as sent:
+        page.click("#index-go")
+    assert json.loads(sent.value.post_data_buffer) == {"folder": str(photos)}
+    wait(page, "document.getElementById('index-status').textContent.startsWith('page-indexed:')", 120_000)
+    assert page.text_content("#index-status").startswith("page-indexed: 12 images · 12 embedded, 0 unchanged")
+    assert page.input_value("#search-collection") == "page-indexed"
+    page.fill("#search-text", "a red car")
+    page.fill("#search-k", "3")
+    page.click("#search-go")
+    wait(page, "document.querySelectorAll('#search-results tr').length === 3", 60_000)
+    first = page.text_content("#search-results tr:first-child th")
+    assert first.startswith(str(photos))
+    page.click("#search-results tr:first-child button")  # click a result: search by it
+    wait(page, f"document.querySelector('#search-results tr th')?.textContent === {json.dumps(first)} && "
+               "Number(document.querySelector('#search-results tr td:nth-child(2)').textContent) > 0.99", 60_000)
+
+    # The urllib snippet sends the page's bytes; indexing again changes nothing.
+    page.click("#index-code-toggle")
+    sent_bodies: list[bytes] = []
+    real_urlopen = urllib.request.urlopen
+
+    def recording_urlopen(request: urllib.request.Request, *args: Any, **kwargs: Any) -> Any:
+        sent_bodies.append(bytes(request.data))  # type: ignore[arg-type]
+        return real_urlopen(request, *args, **kwargs)
+
+    monkeypatch.setattr(urllib.request, "urlopen", recording_urlopen)
+    monkeypatch.setenv("OUTCROP_API_KEY", API_KEY)
+    exec(compile(page.text_content("#index-code-python"), "snippet.py", "exec"), {"__name__": "__main__"})
+    assert sent_bodies == [sent.value.post_data_buffer]
+    again = httpx.post(f"{session.url}/outcrop/v1/collections/page-indexed/index", headers={"Authorization": f"Bearer {API_KEY}"},
+                       json={"folder": str(photos)}, timeout=120).json()
+    assert (again["count"], again["embedded"], again["unchanged"]) == (12, 0, 12)

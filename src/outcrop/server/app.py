@@ -15,6 +15,7 @@ from outcrop.playground import PlaygroundAssets, install_docs
 from outcrop.server.bedrock_routes import router as bedrock_router
 from outcrop.server.control_routes import router as control_router
 from outcrop.server.errors import install_error_handlers
+from outcrop.server.index_routes import router as index_router
 from outcrop.server.middleware import RawPathRouting, RequestId
 from outcrop.server.progress import ProgressHub
 from outcrop.server.progress import router as progress_router
@@ -55,6 +56,7 @@ def build_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
     app.include_router(bedrock_router, tags=["bedrock-runtime"])
     app.include_router(control_router, tags=["bedrock"])
     app.include_router(search_router)
+    app.include_router(index_router)
     app.include_router(progress_router)
     install_docs(app)
 

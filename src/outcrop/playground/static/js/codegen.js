@@ -170,8 +170,9 @@ console.log(JSON.stringify(response.assessments, null, 2));
   return { python, javascript };
 }
 
-/** outcrop's own search route (not a Bedrock API): plain HTTP with the same body bytes. */
-export function searchSnippets(origin, path, bodyText) {
+/** outcrop's own search routes (not a Bedrock API): plain HTTP with the same body bytes; `index` prints the
+ * indexing report instead of the hits. */
+export function searchSnippets(origin, path, bodyText, index = false) {
   const request = JSON.parse(bodyText);
   const python = `import json
 import os
@@ -185,8 +186,8 @@ if os.environ.get("OUTCROP_API_KEY"):  # with API keys configured on the server
     headers["Authorization"] = "Bearer " + os.environ["OUTCROP_API_KEY"]
 call = urllib.request.Request(${JSON.stringify(origin + path)}, data=body, headers=headers, method="POST")
 with urllib.request.urlopen(call) as response:
-    for hit in json.load(response)["hits"]:
-        print(f"{hit['score']:.3f}  {hit['path']}")
+${index ? `    print(json.dumps(json.load(response), indent=2, ensure_ascii=False))` : `    for hit in json.load(response)["hits"]:
+        print(f"{hit['score']:.3f}  {hit['path']}")`}
 `;
   const javascript = `const request = ${jsLiteral(request)};
 // The same bytes the playground sent:
@@ -194,7 +195,7 @@ const body = JSON.stringify(request);
 const headers = { "Content-Type": "application/json" };
 if (process.env.OUTCROP_API_KEY) headers.Authorization = \`Bearer \${process.env.OUTCROP_API_KEY}\`;  // with API keys configured
 const response = await fetch(${JSON.stringify(origin + path)}, { method: "POST", headers, body });
-for (const hit of (await response.json()).hits) console.log(hit.score.toFixed(3), hit.path);
+${index ? "console.log(JSON.stringify(await response.json(), null, 2));" : "for (const hit of (await response.json()).hits) console.log(hit.score.toFixed(3), hit.path);"}
 `;
   return { python, javascript, labels: { python: "pythonHttp", javascript: "javascriptHttp" } };
 }
