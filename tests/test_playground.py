@@ -8,6 +8,7 @@ Set OUTCROP_PLAYGROUND_SCREENSHOTS=docs/playground to refresh the README's scree
 
 from __future__ import annotations
 
+import base64
 import http.server
 import io
 import json
@@ -402,6 +403,8 @@ def test_language_switch(session: Session) -> None:
     assert sum(en != ja for en, ja in zip(english, japanese)) >= len(english) - 4, same  # brand names stay
     page.click("#tab-models")
     wait(page, "document.querySelectorAll('#models-table tbody tr').length > 0", 20_000)
+    # The refresh started at boot may answer (in English) after the switch; the tab's own refresh follows.
+    wait(page, "document.getElementById('health-summary').textContent.includes('プロファイル')", 20_000)
     assert "プロファイル test" in page.text_content("#health-summary")
     shot(page, "models-ja")
     page.reload()  # the choice is remembered
@@ -588,3 +591,287 @@ def test_accessibility(session: Session, lang: str) -> None:
     assert all(not found for found in problems.values()), {
         tab: [(v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3]) for v in found] for tab, found in problems.items()
     }
+
+
+# -- image edits, progress ----------------------------------------------------------------------------------------------
+
+def square_png(size: int = 96) -> bytes:
+    """A red square on grey: something for maskPrompt and background removal to find."""
+    image = Image.new("RGB", (size, size), (235, 235, 235))
+    image.paste((210, 20, 20), (size // 3, size // 3, 2 * size // 3, 2 * size // 3))
+    out = io.BytesIO()
+    image.save(out, "PNG")
+    return out.getvalue()
+
+
+def paint(page: Any, start: tuple[float, float], end: tuple[float, float]) -> None:
+    """One brush stroke over the mask canvas, between two points given as fractions of its size."""
+    canvas = page.locator("#edit-mask")
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+    page.mouse.move(box["x"] + box["width"] * start[0], box["y"] + box["height"] * start[1])
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * end[0], box["y"] + box["height"] * end[1], steps=8)
+    page.mouse.up()
+
+
+def decoded(b64: str) -> Image.Image:
+    return Image.open(io.BytesIO(base64.b64decode(b64)))
+
+
+def wait_gallery(page: Any, count: int) -> None:
+    wait(page, f"document.querySelectorAll('#gallery img').length >= {count} || !document.getElementById('error').hidden")
+    assert page.is_hidden("#error"), page.text_content("#error")
+
+
+def save_code_files(page: Any, *folders: Path) -> list[str]:
+    """Download the files the snippets read (the page's links) into each folder; their names."""
+    names = []
+    for link in page.locator("#edit-links a").all():
+        with page.expect_download() as download:
+            link.click()
+        names.append(download.value.suggested_filename)
+        for folder in folders:
+            download.value.save_as(folder / names[-1])
+    return names
+
+
+@pytest.mark.parametrize("model_id", ["amazon.titan-image-generator-v2:0", "stability.stable-diffusion-xl-v1"])
+def test_inpaint_a_history_image_with_the_brush(session: Session, model_id: str, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    page = session.open()
+    models_loaded(page)
+    page.select_option("#img-model", model_id)
+    titan = model_id.startswith("amazon")
+    page.select_option("#img-size", "512x512" if titan else "1024x1024")
+    page.fill("#img-prompt", "a harbour")
+    if not titan:
+        page.fill("#img-steps", "150")  # the tiny model's most steps (3)
+    page.click("#img-generate")
+    wait_gallery(page, 1)
+    # Live progress came from outcrop's progress route: every denoising step, the bar full at the end.
+    steps = int(page.get_attribute("#img-progress", "data-steps"))
+    assert steps >= 2 and page.evaluate("() => [document.getElementById('img-progress').value, document.getElementById('img-progress').max]") == [steps, steps]
+    source_b64 = page.get_attribute("#gallery li:first-child img", "src").split(",", 1)[1]
+
+    page.click("#gallery li:first-child .edit-this")
+    wait(page, "document.getElementById('img-task').value === 'INPAINTING'", 10_000)  # read asynchronously
+    assert page.evaluate("() => document.activeElement.id") == "img-task"
+    assert page.text_content("#edit-source-status").endswith("512 × 512" if titan else "1024 × 1024")
+    page.fill("#edit-brush-size", "60")
+    paint(page, (0.2, 0.5), (0.8, 0.5))
+    paint(page, (0.45, 0.5), (0.55, 0.5))
+    page.check("#edit-erase")
+    paint(page, (0.75, 0.5), (0.8, 0.5))  # erase the stroke's right end again
+    page.check("#edit-draw")
+    assert float(page.text_content("#edit-coverage").split(" ")[1].rstrip("%")) > 1
+    page.fill("#img-prompt", "a lighthouse in the harbour")
+    with page.expect_request(lambda r: r.url.endswith("/invoke") and r.method == "POST") as sent:
+        page.click("#img-generate")
+    body = sent.value.post_data_buffer
+    assert sent.value.headers.get("x-outcrop-progress-id")  # outcrop's own header; the body is Bedrock's
+    document = json.loads(body)
+    if titan:
+        assert document["taskType"] == "INPAINTING" and document["inPaintingParams"]["image"] == source_b64
+        assert document["inPaintingParams"]["text"] == "a lighthouse in the harbour"
+        mask, inside, outside = decoded(document["inPaintingParams"]["maskImage"]), 0, 255  # Titan: black = inside
+        assert set(document["imageGenerationConfig"]) == {"numberOfImages", "quality", "cfgScale", "seed"}
+    else:
+        assert document["init_image"] == source_b64 and document["mask_source"] == "MASK_IMAGE_WHITE"
+        assert document["text_prompts"][0]["text"] == "a lighthouse in the harbour" and "width" not in document
+        mask, inside, outside = decoded(document["mask_image"]), 255, 0
+    grey = mask.convert("L")
+    w, h = grey.size
+    assert (w, h) == decoded(source_b64).size
+    assert grey.getpixel((w // 2, h // 2)) == inside and grey.getpixel((w // 3, h // 2)) == inside
+    assert grey.getpixel((int(w * 0.79), h // 2)) == outside and grey.getpixel((5, 5)) == outside  # erased; never painted
+    wait_gallery(page, 2)
+    assert ("Inpainting" if titan else "steps") in page.text_content("#gallery li:first-child figcaption")
+    page.click("#img-code-toggle")
+    if titan:
+        shot(page, "images-inpaint", full_page=True)
+    py_dir, js_dir = tmp_path / "py", tmp_path / "js"
+    py_dir.mkdir()
+    js_dir.mkdir()
+    assert save_code_files(page, py_dir, js_dir) == ["source.png", "mask.png"]
+    assert run_boto3_snippet(page.text_content("#img-code-python"), py_dir, monkeypatch) == [body]
+    assert (py_dir / "image-0.png").read_bytes().startswith(b"\x89PNG")
+    assert run_js_snippet(page.text_content("#img-code-javascript"), js_dir) == body
+
+
+def test_mask_by_text_shows_the_mask_the_server_computed(session: Session) -> None:
+    page = session.open()
+    models_loaded(page)
+    page.select_option("#img-model", "amazon.titan-image-generator-v2:0")
+    page.select_option("#img-task", "INPAINTING")
+    page.set_input_files("#edit-file", files=[{"name": "square.png", "mimeType": "image/png", "buffer": square_png()}])
+    wait(page, "document.getElementById('edit-source-status').textContent === 'square.png: 96 × 96'", 10_000)
+    page.click("#img-generate")  # nothing painted, no maskPrompt: the page says what is missing and sends nothing
+    assert "Paint a mask" in page.text_content("#error")
+    page.fill("#edit-mask-prompt", "the red square")
+    page.fill("#img-prompt", "")  # Titan takes an inpainting without text
+    with page.expect_response(lambda r: r.url.endswith("/invoke")) as answered:
+        page.click("#img-generate")
+    document = json.loads(answered.value.request.post_data_buffer)
+    assert document["inPaintingParams"] == {"image": base64.b64encode(square_png()).decode(), "maskPrompt": "the red square",
+                                            "returnMask": True}
+    returned = answered.value.json()["maskImage"]
+    page.wait_for_selector("#edit-mask-result", state="visible", timeout=60_000)
+    assert page.get_attribute("#edit-mask-result", "src") == f"data:image/png;base64,{returned}"  # the server's own mask
+    assert decoded(returned).size == (96, 96)
+    assert "the red square" in page.get_attribute("#edit-mask-result", "alt")
+    wait_gallery(page, 1)
+
+
+def test_variation_outpainting_and_background_removal(session: Session) -> None:
+    page = session.open()
+    models_loaded(page)
+    page.select_option("#img-model", "amazon.nova-canvas-v1:0")
+    page.set_input_files("#edit-file", files=[{"name": "square.png", "mimeType": "image/png", "buffer": square_png()}])
+    source = base64.b64encode(square_png()).decode()
+
+    def run(task: str) -> dict[str, Any]:
+        before = page.locator("#gallery img").count()
+        page.select_option("#img-task", task)
+        with page.expect_request(lambda r: r.url.endswith("/invoke")) as sent:
+            page.click("#img-generate")
+        wait_gallery(page, before + 1)
+        return json.loads(sent.value.post_data_buffer)  # type: ignore[no-any-return]
+
+    page.select_option("#img-task", "IMAGE_VARIATION")
+    page.fill("#img-prompt", "a red square, watercolour")
+    page.fill("#img-seed", "7")
+    page.select_option("#img-size", "512x512")
+    page.fill("#edit-similarity", "0.5")
+    assert run("IMAGE_VARIATION") == {
+        "taskType": "IMAGE_VARIATION",
+        "imageVariationParams": {"images": [source], "text": "a red square, watercolour", "similarityStrength": 0.5},
+        "imageGenerationConfig": {"numberOfImages": 1, "quality": "standard", "cfgScale": 6.5, "seed": 7, "width": 512, "height": 512},
+    }
+    page.select_option("#img-task", "OUTPAINTING")
+    assert page.text_content("#edit-brush-hint").startswith("Paint over what to keep")
+    assert page.is_hidden("#edit-mask-prompt-field")  # outpainting takes a mask image only
+    paint(page, (0.35, 0.5), (0.65, 0.5))
+    page.select_option("#edit-outpaint-mode", "PRECISE")
+    document = run("OUTPAINTING")
+    params = document["outPaintingParams"]
+    assert (params["image"], params["text"], params["outPaintingMode"]) == (source, "a red square, watercolour", "PRECISE")
+    assert decoded(params["maskImage"]).convert("L").getpixel((48, 48)) == 0  # painted = kept = inside (black)
+    assert run("BACKGROUND_REMOVAL") == {"taskType": "BACKGROUND_REMOVAL", "backgroundRemovalParams": {"image": source}}
+    assert page.is_hidden("#img-prompt")
+    assert page.locator("#gallery li:first-child .seed").count() == 0  # background removal has no seed
+    assert page.text_content("#gallery li:first-child figcaption").startswith("Background removal")
+
+
+# -- chat documents, JSON answers -------------------------------------------------------------------------------------
+
+def pdf_bytes() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (200, 120), (255, 255, 255)).save(out, "PDF")
+    return out.getvalue()
+
+
+def test_chat_with_documents_and_a_json_answer(session: Session, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    page = session.open()
+    models_loaded(page)
+    page.click("#tab-chat")
+    page.select_option("#chat-model", "amazon.nova-lite-v1:0")
+    notes = b"The harbour opens at 9.\n"
+    report = pdf_bytes()  # Pillow dates each PDF it writes: one copy for the page and the snippet
+    page.set_input_files("#chat-file", files=[
+        {"name": "harbour notes_2024.txt", "mimeType": "text/plain", "buffer": notes},
+        {"name": "report.pdf", "mimeType": "application/pdf", "buffer": report},
+        {"name": "red.png", "mimeType": "image/png", "buffer": png_bytes()},
+    ])
+    wait(page, "document.querySelectorAll('#attachments li').length === 3", 10_000)
+    page.click("#chat-send")  # documents without text: Converse refuses that, so the page says so first
+    assert "needs text" in page.text_content("#error")
+    page.fill("#chat-input", "When does the harbour open? Answer in JSON.")
+    page.fill("#chat-max", "24")
+    page.uncheck("#chat-stream")
+    with page.expect_request(lambda r: r.url.endswith("/converse")) as sent:
+        page.click("#chat-send")
+    document = json.loads(sent.value.post_data_buffer)
+    content = document["messages"][0]["content"]
+    assert content[0] == {"document": {"format": "txt", "name": "harbour notes-2024",
+                                       "source": {"bytes": base64.b64encode(notes).decode()}}}
+    assert content[1]["document"]["format"] == "pdf" and content[1]["document"]["name"] == "report"
+    assert content[2]["image"]["format"] == "png" and content[3] == {"text": "When does the harbour open? Answer in JSON."}
+    wait(page, "document.getElementById('chat-status').textContent.includes('tokens') || !document.getElementById('error').hidden")
+    assert page.is_hidden("#error"), page.text_content("#error")
+    assert page.locator("#transcript li.user .doc").all_text_contents() == ["Document: harbour notes-2024 (txt)", "Document: report (pdf)"]
+    # The answer was asked for in JSON (outcrop decodes it constrained): parsed, pretty-printed, marked valid.
+    answer = page.text_content("#transcript li.assistant .text")
+    assert page.text_content("#transcript li.assistant .json-check strong") == "Valid JSON:"
+    assert json.loads(page.text_content("#transcript li.assistant pre.json")) == json.loads(answer)
+    # Answers that are not valid JSON are flagged with the parser's complaint; plain text is left alone.
+    checks = page.evaluate("""async () => {
+        const { jsonAnswer } = await import('/playground/js/jsonview.js');
+        return [['{"open": 9,', false], ['```json\\n{"open": 9}\\n```', false], ['It opens at 9.', false],
+                ['It opens at 9.', true], ['-2', true]].map(([text, asked]) => jsonAnswer(text, asked).kind);
+    }""")
+    assert checks == ["invalid", "valid", "none", "invalid", "valid"]  # asked for JSON: every answer is checked
+
+    page.click("#chat-code-toggle")
+    (tmp_path / "harbour notes_2024.txt").write_bytes(notes)
+    (tmp_path / "report.pdf").write_bytes(report)
+    (tmp_path / "red.png").write_bytes(png_bytes())
+    bodies = run_boto3_snippet(page.text_content("#chat-code-python"), tmp_path, monkeypatch)
+    assert [json.loads(b) for b in bodies] == [document]
+
+    # Converse accepts docx; this server says it cannot read one, in Bedrock's words, and the turn is not kept.
+    page.set_input_files("#chat-file", files=[{"name": "memo.docx", "buffer": b"PK\x03\x04 not really a docx",
+                                               "mimeType": "application/vnd.openxmlformats-officedocument.wordprocessingml.document"}])
+    wait(page, "document.querySelectorAll('#attachments li').length === 1", 10_000)
+    page.fill("#chat-input", "Summarise the memo.")
+    page.click("#chat-send")
+    wait(page, "!document.getElementById('error').hidden", 60_000)
+    assert page.text_content("#error").startswith("ValidationException:") and "'docx' documents are not supported" in page.text_content("#error")
+    assert page.locator("#transcript li").count() == 2
+
+
+# -- search: index a folder from the page -------------------------------------------------------------------------------
+
+def test_index_a_folder_then_search_it(session: Session, photos: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    page = session.open()
+    models_loaded(page)
+    page.click("#tab-search")
+    page.fill("#index-collection", "page-indexed")
+    page.fill("#index-folder", str(tmp_path))  # outside OUTCROP_SEARCH_ROOTS: refused, nothing created
+    page.click("#index-go")
+    wait(page, "!document.getElementById('error').hidden", 20_000)
+    assert "outside the configured search roots" in page.text_content("#error")
+
+    page.fill("#index-folder", str(photos))
+    with page.expect_request(lambda r: r.url.endswith("/index")) as sent:
+        page.click("#index-go")
+    assert json.loads(sent.value.post_data_buffer) == {"folder": str(photos)}
+    wait(page, "document.getElementById('index-status').textContent.startsWith('page-indexed:')", 120_000)
+    assert page.text_content("#index-status").startswith("page-indexed: 12 images · 12 embedded, 0 unchanged")
+    assert page.input_value("#search-collection") == "page-indexed"
+    page.fill("#search-text", "a red car")
+    page.fill("#search-k", "3")
+    page.click("#search-go")
+    wait(page, "document.querySelectorAll('#search-results tr').length === 3", 60_000)
+    first = page.text_content("#search-results tr:first-child th")
+    assert first.startswith(str(photos))
+    page.click("#search-results tr:first-child button")  # click a result: search by it
+    wait(page, f"document.querySelector('#search-results tr th')?.textContent === {json.dumps(first)} && "
+               "Number(document.querySelector('#search-results tr td:nth-child(2)').textContent) > 0.99", 60_000)
+
+    # The urllib snippet sends the page's bytes; indexing again changes nothing.
+    page.click("#index-code-toggle")
+    sent_bodies: list[bytes] = []
+    real_urlopen = urllib.request.urlopen
+
+    def recording_urlopen(request: urllib.request.Request, *args: Any, **kwargs: Any) -> Any:
+        sent_bodies.append(bytes(request.data))  # type: ignore[arg-type]
+        return real_urlopen(request, *args, **kwargs)
+
+    monkeypatch.setattr(urllib.request, "urlopen", recording_urlopen)
+    monkeypatch.setenv("OUTCROP_API_KEY", API_KEY)
+    exec(compile(page.text_content("#index-code-python"), "snippet.py", "exec"), {"__name__": "__main__"})
+    assert sent_bodies == [sent.value.post_data_buffer]
+    again = httpx.post(f"{session.url}/outcrop/v1/collections/page-indexed/index", headers={"Authorization": f"Bearer {API_KEY}"},
+                       json={"folder": str(photos)}, timeout=120).json()
+    assert (again["count"], again["embedded"], again["unchanged"]) == (12, 0, 12)

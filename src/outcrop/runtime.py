@@ -86,10 +86,11 @@ class Runtime:
 
     async def invoke(self, operation: str, model_id: str, body: Body, *, headers: Mapping[str, str] | None = None,
                      request_id: str = "local", caller: str | None = None, guardrails: Any | None = None,
-                     ) -> InvokeReply | StreamReply:
+                     progress: Callable[[int, int], None] | None = None) -> InvokeReply | StreamReply:
         """Run one Bedrock operation. `body` is the raw request body, or a reader called only once the model
         id and operation have passed (so a refused call never reads a large body). `headers` are the request's
-        (content type, accept, guardrail and retry headers); `caller` keys the joining of an SDK's retries."""
+        (content type, accept, guardrail and retry headers); `caller` keys the joining of an SDK's retries;
+        `progress` hears an image engine's denoising steps (InvokeContext.progress)."""
         headers = headers or {}
         entry, protocol = self.resolve(operation, model_id, headers)
         raw = body if isinstance(body, bytes) else await body()
@@ -98,7 +99,7 @@ class Runtime:
             model_id=model_id, entry=entry, body=raw, headers=headers, request_id=request_id,
             engine=lambda: self.pool.get(entry, wait_s=self.engine_wait_s),
             content_type=headers.get("content-type"), accept=accept,
-            chat_engine=self.chat_engine, guardrails=guardrails,
+            chat_engine=self.chat_engine, guardrails=guardrails, progress=progress,
         )
         if operation in STREAMING:
             stream: StreamReply = await self._call(protocol, operation, ctx)

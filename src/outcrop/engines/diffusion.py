@@ -263,6 +263,8 @@ class DiffusionEngine(Engine):
                 raise _Cancelled()
             if self.step_listener is not None:
                 self.step_listener(step + 1, pipe.num_timesteps)
+            if task.progress is not None:
+                task.progress(step + 1, pipe.num_timesteps)
             return tensors
 
         output = pipe(

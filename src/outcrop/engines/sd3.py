@@ -88,6 +88,8 @@ class SD3Engine(DiffusionEngine):
                 raise _Cancelled()
             if self.step_listener is not None:
                 self.step_listener(step + 1, steps)
+            if task.progress is not None:
+                task.progress(step + 1, pipe.num_timesteps)
             return tensors
 
         output = pipe(prompt=[positive] * len(task.seeds), negative_prompt=[negative] * len(task.seeds) if negative else None,

@@ -53,6 +53,9 @@ class InvokeContext(Generic[E]):
     # The server's guardrails (outcrop.guardrails.service.Guardrails), for `guardrailConfig`; None
     # where no server is at hand.
     guardrails: Any | None = None
+    # Called with (step, steps) as an image engine denoises, for a caller that follows the job (the
+    # playground's progress bar); image protocols put it on their task. None: nobody follows.
+    progress: Callable[[int, int], None] | None = None
 
 
 @dataclass

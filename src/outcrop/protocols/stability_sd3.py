@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+from dataclasses import replace
 from typing import ClassVar, Literal
 
 from PIL import Image
@@ -120,7 +121,7 @@ class StableImageCore(Protocol[ImageGenerator]):
         task = to_task(request, self.steps)
         engine = await ctx.engine()
         check_capabilities(task, engine.capabilities)
-        result = await engine.generate(task)
+        result = await engine.generate(replace(task, progress=ctx.progress))
         if any(image.flagged for image in result.images):
             body: dict[str, object] = {"finish_reasons": ["Filter reason: output image"]}
         else:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+from dataclasses import replace
 from typing import Any, Literal
 
 from PIL import Image
@@ -193,7 +194,7 @@ class StabilitySdxl(Protocol[ImageGenerator]):
         if images is None:
             engine = await ctx.engine()
             check_capabilities(task, engine.capabilities)
-            images = (await engine.generate(task)).images
+            images = (await engine.generate(replace(task, progress=ctx.progress))).images
             if guard is not None and (await guard.check_output_images([i.png for i in images])).blocked:
                 blocked = image_guardrail.blocked_message(guard, "OUTPUT")
                 black = await off_loop(lambda: _black_png(task.width, task.height))

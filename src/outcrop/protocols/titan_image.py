@@ -305,7 +305,7 @@ class TitanImageV1(Protocol[ImageGenerator]):
         if task.mask_prompt is not None:
             translator = self.options(ctx.entry).mask_prompt_translator
             task = replace(task, mask_prompt=await english_mask_prompt(ctx, task.mask_prompt, translator))
-        result = await engine.generate(task)
+        result = await engine.generate(replace(task, progress=ctx.progress))
         kept = [image for image in result.images if not image.flagged]
         if not kept:
             raise ValidationException(BLOCKED_OUTPUT)

@@ -15,7 +15,10 @@ from outcrop.playground import PlaygroundAssets, install_docs
 from outcrop.server.bedrock_routes import router as bedrock_router
 from outcrop.server.control_routes import router as control_router
 from outcrop.server.errors import install_error_handlers
+from outcrop.server.index_routes import router as index_router
 from outcrop.server.middleware import RawPathRouting, RequestId
+from outcrop.server.progress import ProgressHub
+from outcrop.server.progress import router as progress_router
 from outcrop.runtime import Runtime
 from outcrop.server.search_routes import router as search_router
 from outcrop.server.security import install_security
@@ -48,10 +51,13 @@ def build_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
     )
     app.state.runtime = runtime
     app.state.ready = False
+    app.state.progress = ProgressHub()
     install_error_handlers(app)
     app.include_router(bedrock_router)  # each Bedrock route's tag is its service (server/operations.py)
     app.include_router(control_router)
     app.include_router(search_router)
+    app.include_router(index_router)
+    app.include_router(progress_router)
     install_docs(app)
 
     @app.get("/health", tags=["outcrop"])

@@ -29,6 +29,7 @@ from outcrop.server.body import read_body
 from outcrop.server.control_routes import guardrails_of
 from outcrop.server.errors import request_id_of
 from outcrop.server.operations import served
+from outcrop.server.progress import followed
 
 logger = logging.getLogger(__name__)
 router = APIRouter()
@@ -36,11 +37,13 @@ router = APIRouter()
 
 async def _invoke(request: Request, operation: str, raw_model_id: str) -> Any:
     runtime: Runtime = request.app.state.runtime
-    return await runtime.invoke(
-        operation, unquote(raw_model_id), lambda: read_body(request, runtime.settings.max_body_bytes),
-        headers=request.headers, request_id=request_id_of(request),
-        caller=request.scope.get("state", {}).get("principal"), guardrails=guardrails_of(request),
-    )
+    async with followed(request) as progress:  # X-Outcrop-Progress-Id: outcrop's progress stream
+        return await runtime.invoke(
+            operation, unquote(raw_model_id), lambda: read_body(request, runtime.settings.max_body_bytes),
+            headers=request.headers, request_id=request_id_of(request),
+            caller=request.scope.get("state", {}).get("principal"), guardrails=guardrails_of(request),
+            progress=progress,
+        )
 
 
 def _reply(reply: InvokeReply, started: float, content_type_header: str = "Content-Type") -> Response:

@@ -4,10 +4,13 @@ Protocols (Stability SDXL and SD3, Titan/Nova) build an `ImageTask`; an engine t
 `ImageGenerator` runs it and returns one `GeneratedImage` per requested image, each with the seed
 actually used. The engine reports what it can do (`ImageCapabilities`) and the protocol refuses, in
 its family's words, a task the engine cannot run.
+A caller that follows a job's progress puts a `progress` callback on the task; the engine calls it
+from its worker thread after each denoising step with (step, steps), so engines stay free of any transport.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
@@ -18,6 +21,9 @@ ControlMode = Literal["canny", "segmentation"]
 # Sampling algorithms by their k-diffusion names; protocols map their families' names onto these.
 Sampler = Literal["ddim", "ddpm", "dpmpp_2m", "dpmpp_2s_ancestral", "dpm_2", "dpm_2_ancestral", "euler",
                   "euler_ancestral", "heun", "lms"]
+
+# (step, steps) after each denoising step, called on the engine's worker thread; it must not block.
+Progress = Callable[[int, int], None]
 
 
 @dataclass(frozen=True)
@@ -49,6 +55,7 @@ class ImageTask:
     control_mode: ControlMode = "canny"
     control_strength: float = 0.7
     flagged_blackout: bool = True  # SDXL: return a black image when flagged; Titan: drop it
+    progress: Progress | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

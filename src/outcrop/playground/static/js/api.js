@@ -21,8 +21,8 @@ const AUTH_ERRORS = new Set(["MissingAuthenticationTokenException", "AccessDenie
 export function modelPath(modelId, action) { return `/model/${encodeURIComponent(modelId)}/${action}`; }
 
 /** fetch with the key; errors become ApiError with Bedrock's type and message. Returns the Response. */
-export async function call(path, { method = "GET", bodyText, accept = "application/json", signal } = {}) {
-  const headers = { Accept: accept };
+export async function call(path, { method = "GET", bodyText, accept = "application/json", signal, extraHeaders = {} } = {}) {
+  const headers = { Accept: accept, ...extraHeaders };
   if (bodyText !== undefined) headers["Content-Type"] = "application/json";
   const key = apiKey();
   if (key) headers.Authorization = `Bearer ${key}`;
@@ -51,8 +51,25 @@ export async function call(path, { method = "GET", bodyText, accept = "applicati
 
 export async function getJson(path) { return (await call(path)).json(); }
 
-/** InvokeModel: POST the body text as is and parse the JSON answer. */
-export async function invokeModel(modelId, bodyText, signal) {
-  const response = await call(modelPath(modelId, "invoke"), { method: "POST", bodyText, signal });
-  return response.json();
+/** InvokeModel: POST the body text as is and parse the JSON answer. `progressId`: outcrop's own header that
+ * lets the page follow the denoising steps (progress.js); the body stays Bedrock's. */
+export async function invokeModel(modelId, bodyText, signal, progressId = null) {
+  const extraHeaders = progressId ? { "X-Outcrop-Progress-Id": progressId } : {};
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const response = await call(modelPath(modelId, "invoke"), { method: "POST", bodyText, signal, extraHeaders });
+      return await response.json();
+    } catch (error) {
+      // As the AWS SDKs do: a model still loading its weights is retried (here for up to about a minute).
+      if (!(error instanceof ApiError) || error.type !== "ModelNotReadyException" || attempt >= 30) throw error;
+      await pause(2000, signal);
+    }
+  }
+}
+
+function pause(ms, signal) {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener("abort", () => { clearTimeout(timer); reject(new DOMException("Aborted", "AbortError")); }, { once: true });
+  });
 }

@@ -1,13 +1,15 @@
-// Chat tab: multi-turn Converse / ConverseStream with images (file, drop, paste), a system prompt and
-// inference parameters; tokens appear as their frames arrive; Stop aborts the request.
+// Chat tab: multi-turn Converse / ConverseStream with images and documents (file, drop, paste), a system
+// prompt and inference parameters; tokens appear as their frames arrive; Stop aborts the request; JSON
+// answers are parsed, pretty-printed and flagged when invalid.
 
 import { ApiError, call, modelPath } from "./api.js";
 import { FileBytes, converseSnippets } from "./codegen.js";
 import { CodeView } from "./codeview.js";
 import { $, el, option } from "./dom.js";
 import { converseEvents } from "./eventstream.js";
-import { base64Of, readImage } from "./files.js";
+import { base64Of, readDocument, readImage } from "./files.js";
 import { onLanguage, t } from "./i18n.js";
+import { asksForJson, jsonBlock } from "./jsonview.js";
 
 
 export class ChatTab {
@@ -53,20 +55,32 @@ export class ChatTab {
   }
 
   async attach(files) {
-    for (const file of files) {
+    // A copy first: the input is cleared right after this call starts, which empties its live FileList.
+    for (const file of [...files]) {
       const image = await readImage(file, `pasted-${this.pending.length + 1}`);
+      const doc = image ? null : await readDocument(file);
       if (image) this.pending.push(image);
-      else this.showError(t("unsupportedFile", { name: file.name }));
+      else if (doc) this.pending.push({ ...doc, docName: this.uniqueName(doc.docName), document: true });
+      else this.showError(t("unsupportedAttachment", { name: file.name }));
     }
     this.renderAttachments();
   }
 
+  /** Converse wants document names unique across the request: the whole conversation. */
+  uniqueName(name) {
+    const used = new Set([...this.history.flatMap((m) => m.content), ...this.pending.map((item) => ({ document: item }))]
+      .filter((block) => block.document).map((block) => block.document.docName));
+    let candidate = name;
+    for (let i = 2; used.has(candidate); i++) candidate = `${name} (${i})`;
+    return candidate;
+  }
+
   renderAttachments() {
     $("attachments").replaceChildren(...this.pending.map((item, i) => el("li", {},
-      el("img", { src: item.url, alt: item.name }),
+      item.document ? el("span", { class: "doc", text: item.format.toUpperCase() }) : el("img", { src: item.url, alt: item.name }),
       el("span", { text: item.name }),
       el("button", { type: "button", text: "×", "aria-label": t("remove", { name: item.name }),
-        onclick: () => { URL.revokeObjectURL(item.url); this.pending.splice(i, 1); this.renderAttachments(); } }))));
+        onclick: () => { if (item.url) URL.revokeObjectURL(item.url); this.pending.splice(i, 1); this.renderAttachments(); } }))));
   }
 
   clear() {
@@ -80,9 +94,16 @@ export class ChatTab {
   request(forWire) {
     const messages = this.history.map((message) => ({
       role: message.role,
-      content: message.content.map((block) => (block.image
-        ? { image: { format: block.image.format, source: { bytes: forWire ? base64Of(block.image.bytes) : new FileBytes(block.image.name) } } }
-        : { text: block.text })),
+      content: message.content.map((block) => {
+        if (block.image) {
+          return { image: { format: block.image.format, source: { bytes: forWire ? base64Of(block.image.bytes) : new FileBytes(block.image.name) } } };
+        }
+        if (block.document) {
+          const doc = block.document;
+          return { document: { format: doc.format, name: doc.docName, source: { bytes: forWire ? base64Of(doc.bytes) : new FileBytes(doc.name) } } };
+        }
+        return { text: block.text };
+      }),
     }));
     const request = { messages };
     const system = $("chat-system").value.trim();
@@ -94,16 +115,21 @@ export class ChatTab {
   }
 
   renderTranscript(live = null) {
-    const items = this.history.map((message) => this.messageItem(message));
+    const items = this.history.map((message, i) => this.messageItem(message, this.history[i - 1]));
     if (live) items.push(live);
     $("transcript").replaceChildren(...items);
   }
 
-  messageItem(message) {
+  messageItem(message, previous = null) {
+    const expected = asksForJson(previous?.content.map((block) => block.text ?? "").join(" "));
     const body = [el("span", { class: "role", text: t(message.role === "user" ? "you" : "assistant") })];
     for (const block of message.content) {
-      if (block.text !== undefined) body.push(el("div", { class: "text", text: block.text }));
-      else body.push(el("img", { src: block.image.url, alt: block.image.name }));
+      if (block.text !== undefined) {
+        body.push(el("div", { class: "text", text: block.text }));
+        if (message.role === "assistant") body.push(jsonBlock(block.text, expected));
+      } else if (block.document) {
+        body.push(el("div", { class: "doc", text: t("documentBlock", { name: block.document.docName, format: block.document.format }) }));
+      } else body.push(el("img", { src: block.image.url, alt: block.image.name }));
     }
     return el("li", { class: message.role }, ...body);
   }
@@ -112,8 +138,10 @@ export class ChatTab {
     if (this.controller) return;
     const text = $("chat-input").value;
     if (!text.trim() && !this.pending.length) { this.showError(t("emptyMessage")); return; }
+    // Converse: a turn with a document must carry text too.
+    if (!text.trim() && this.pending.some((item) => item.document)) { this.showError(t("documentNeedsText")); return; }
     this.showError(null);
-    const content = this.pending.map((image) => ({ image }));
+    const content = this.pending.map((item) => (item.document ? { document: item } : { image: item }));
     if (text.trim()) content.push({ text });
     this.history.push({ role: "user", content });
     this.pending = [];

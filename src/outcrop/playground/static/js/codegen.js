@@ -8,11 +8,28 @@ export class FileBytes {
   constructor(name) { this.name = name; }
 }
 
+/** Stands for a file's bytes as base64 text inside an InvokeModel body (a source image, a mask). */
+export class FileBase64 {
+  constructor(name, base64) { this.name = name; this.base64 = base64; }
+}
+
+/** The body text the page sends: FileBase64 values become their base64 text. */
+export function wireText(request) {
+  return JSON.stringify(request, (key, value) => (value instanceof FileBase64 ? value.base64 : value));
+}
+
+const usesFiles = (request) => JSON.stringify(request, (k, v) => (v instanceof FileBytes || v instanceof FileBase64 ? "__file__" : v))
+  .includes("__file__");
+
 function literal(value, lang, depth) {
   const pad = " ".repeat(4 * (depth + 1));
   const end = " ".repeat(4 * depth);
   if (value instanceof FileBytes) {
     return lang === "py" ? `open(${JSON.stringify(value.name)}, "rb").read()` : `readFileSync(${JSON.stringify(value.name)})`;
+  }
+  if (value instanceof FileBase64) {
+    return lang === "py" ? `base64.b64encode(open(${JSON.stringify(value.name)}, "rb").read()).decode()`
+      : `readFileSync(${JSON.stringify(value.name)}).toString("base64")`;
   }
   if (value === null) return lang === "py" ? "None" : "null";
   if (value === true) return lang === "py" ? "True" : "true";
@@ -35,9 +52,9 @@ export const jsLiteral = (value, depth = 0) => literal(value, "js", depth);
 const PY_KEY_NOTE = "# With API keys configured on the server: export AWS_BEARER_TOKEN_BEDROCK=<key> (botocore sends it over https only).";
 const JS_KEY_NOTE = "// With API keys configured on the server: export AWS_BEARER_TOKEN_BEDROCK=<key> (sent over https).";
 
-/** InvokeModel for an image model; `bodyText` is exactly what the page sent. */
-export function invokeSnippets(origin, modelId, bodyText) {
-  const request = JSON.parse(bodyText);
+/** InvokeModel for an image model; `request` is what the page sent (wireText(request) is its body), with
+ * FileBase64 where it sent a file's bytes: the snippets read those files (saved beside them). */
+export function invokeSnippets(origin, modelId, request) {
   const python = `import base64
 import json
 
@@ -56,8 +73,11 @@ images = result.get("images") or [artifact["base64"] for artifact in result.get(
 for i, image in enumerate(images):
     with open(f"image-{i}.png", "wb") as f:
         f.write(base64.b64decode(image))
+if "maskImage" in result:  # the mask the server computed for a maskPrompt (returnMask)
+    with open("mask-computed.png", "wb") as f:
+        f.write(base64.b64decode(result["maskImage"]))
 `;
-  const javascript = `import { writeFileSync } from "node:fs";
+  const javascript = `import { ${usesFiles(request) ? "readFileSync, " : ""}writeFileSync } from "node:fs";
 import { BedrockRuntimeClient, InvokeModelCommand } from "@aws-sdk/client-bedrock-runtime";
 
 ${JS_KEY_NOTE}
@@ -71,6 +91,7 @@ const response = await client.send(new InvokeModelCommand({
 const result = JSON.parse(new TextDecoder().decode(response.body));
 const images = result.images ?? (result.artifacts ?? []).map((artifact) => artifact.base64);
 images.forEach((image, i) => writeFileSync(\`image-\${i}.png\`, Buffer.from(image, "base64")));
+if (result.maskImage) writeFileSync("mask-computed.png", Buffer.from(result.maskImage, "base64"));  // returnMask
 `;
   return { python, javascript };
 }
@@ -79,7 +100,6 @@ images.forEach((image, i) => writeFileSync(\`image-\${i}.png\`, Buffer.from(imag
 export function converseSnippets(origin, modelId, request, stream) {
   const pyArgs = Object.entries(request).map(([name, value]) => `    ${name}=${pyLiteral(value, 1)},`).join("\n");
   const jsFields = jsLiteral({ modelId, ...request });
-  const usesFiles = JSON.stringify(request, (k, v) => (v instanceof FileBytes ? "__file__" : v)).includes("__file__");
   const python = stream
     ? `import boto3
 
@@ -108,7 +128,7 @@ print(response["output"]["message"]["content"][0]["text"])
 print(response["usage"], response["metrics"])
 `;
   const command = stream ? "ConverseStreamCommand" : "ConverseCommand";
-  const javascript = `${usesFiles ? 'import { readFileSync } from "node:fs";\n' : ""}import { BedrockRuntimeClient, ${command} } from "@aws-sdk/client-bedrock-runtime";
+  const javascript = `${usesFiles(request) ? 'import { readFileSync } from "node:fs";\n' : ""}import { BedrockRuntimeClient, ${command} } from "@aws-sdk/client-bedrock-runtime";
 
 ${JS_KEY_NOTE}
 const client = new BedrockRuntimeClient({ endpoint: ${JSON.stringify(origin)}, region: "us-east-1" });
@@ -127,7 +147,6 @@ console.log(response.usage, response.metrics);`}
 /** ApplyGuardrail: `request` holds FileBytes where the page sent an image's bytes. */
 export function applyGuardrailSnippets(origin, request) {
   const pyArgs = Object.entries(request).map(([name, value]) => `    ${name}=${pyLiteral(value, 1)},`).join("\n");
-  const usesFiles = JSON.stringify(request, (k, v) => (v instanceof FileBytes ? "__file__" : v)).includes("__file__");
   const python = `import json
 
 import boto3
@@ -140,7 +159,7 @@ ${pyArgs}
 print(response["action"], response.get("actionReason", ""))
 print(json.dumps(response["assessments"], indent=2, ensure_ascii=False))
 `;
-  const javascript = `${usesFiles ? 'import { readFileSync } from "node:fs";\n' : ""}import { ApplyGuardrailCommand, BedrockRuntimeClient } from "@aws-sdk/client-bedrock-runtime";
+  const javascript = `${usesFiles(request) ? 'import { readFileSync } from "node:fs";\n' : ""}import { ApplyGuardrailCommand, BedrockRuntimeClient } from "@aws-sdk/client-bedrock-runtime";
 
 ${JS_KEY_NOTE}
 const client = new BedrockRuntimeClient({ endpoint: ${JSON.stringify(origin)}, region: "us-east-1" });
@@ -151,8 +170,9 @@ console.log(JSON.stringify(response.assessments, null, 2));
   return { python, javascript };
 }
 
-/** outcrop's own search route (not a Bedrock API): plain HTTP with the same body bytes. */
-export function searchSnippets(origin, path, bodyText) {
+/** outcrop's own search routes (not a Bedrock API): plain HTTP with the same body bytes; `index` prints the
+ * indexing report instead of the hits. */
+export function searchSnippets(origin, path, bodyText, index = false) {
   const request = JSON.parse(bodyText);
   const python = `import json
 import os
@@ -166,8 +186,8 @@ if os.environ.get("OUTCROP_API_KEY"):  # with API keys configured on the server
     headers["Authorization"] = "Bearer " + os.environ["OUTCROP_API_KEY"]
 call = urllib.request.Request(${JSON.stringify(origin + path)}, data=body, headers=headers, method="POST")
 with urllib.request.urlopen(call) as response:
-    for hit in json.load(response)["hits"]:
-        print(f"{hit['score']:.3f}  {hit['path']}")
+${index ? `    print(json.dumps(json.load(response), indent=2, ensure_ascii=False))` : `    for hit in json.load(response)["hits"]:
+        print(f"{hit['score']:.3f}  {hit['path']}")`}
 `;
   const javascript = `const request = ${jsLiteral(request)};
 // The same bytes the playground sent:
@@ -175,7 +195,7 @@ const body = JSON.stringify(request);
 const headers = { "Content-Type": "application/json" };
 if (process.env.OUTCROP_API_KEY) headers.Authorization = \`Bearer \${process.env.OUTCROP_API_KEY}\`;  // with API keys configured
 const response = await fetch(${JSON.stringify(origin + path)}, { method: "POST", headers, body });
-for (const hit of (await response.json()).hits) console.log(hit.score.toFixed(3), hit.path);
+${index ? "console.log(JSON.stringify(await response.json(), null, 2));" : "for (const hit of (await response.json()).hits) console.log(hit.score.toFixed(3), hit.path);"}
 `;
   return { python, javascript, labels: { python: "pythonHttp", javascript: "javascriptHttp" } };
 }

@@ -1,4 +1,4 @@
-// Reading picked / dropped / pasted image files into bytes the Bedrock bodies take.
+// Reading picked / dropped / pasted image and document files into bytes the Bedrock bodies take.
 
 export const FORMATS = { "image/png": "png", "image/jpeg": "jpeg", "image/gif": "gif", "image/webp": "webp" };
 
@@ -15,4 +15,21 @@ export async function readImage(file, fallbackName) {
   const bytes = new Uint8Array(await file.arrayBuffer());
   const name = file.name && file.name !== "image.png" ? file.name : `${fallbackName}.${format}`;
   return { name, format, bytes, url: URL.createObjectURL(file) };
+}
+
+// Converse DocumentBlock formats, by file extension.
+export const DOCUMENT_FORMATS = ["pdf", "csv", "doc", "docx", "xls", "xlsx", "html", "txt", "md"];
+
+/** A Converse document name: alphanumerics, single spaces, hyphens, parentheses, square brackets. */
+export function documentName(fileName) {
+  const stem = fileName.replace(/\.[^.]*$/, "");
+  const name = stem.replace(/[^A-Za-z0-9 \-()[\]]+/g, "-").replace(/\s+/g, " ").trim().slice(0, 200);
+  return name || "document";
+}
+
+/** {name (as the code reads it), docName, format, bytes} for a document file, or null for another type. */
+export async function readDocument(file) {
+  const format = (file.name.match(/\.([A-Za-z0-9]+)$/)?.[1] || "").toLowerCase();
+  if (!DOCUMENT_FORMATS.includes(format)) return null;
+  return { name: file.name, docName: documentName(file.name), format, bytes: new Uint8Array(await file.arrayBuffer()) };
 }

@@ -1,11 +1,16 @@
-// Images tab: text to image for every served image model, in the body its family takes
-// (SDXL text_prompts, Titan/Nova TEXT_IMAGE), a history gallery, cancel, show code.
+// Images tab: text to image and image edits for every served image model, in the body its family takes
+// (SDXL text_prompts / init_image / mask_image, Titan/Nova task types), with live progress per denoising
+// step (outcrop's progress route), cancel, a history gallery whose images can be edited, show code.
 
 import { ApiError, invokeModel } from "./api.js";
-import { invokeSnippets } from "./codegen.js";
+import { FileBase64, invokeSnippets, wireText } from "./codegen.js";
 import { CodeView } from "./codeview.js";
 import { $, el, option } from "./dom.js";
+import { TASKS, editBody, maskColours, taskParts } from "./edits.js";
+import { base64Of } from "./files.js";
 import { onLanguage, t } from "./i18n.js";
+import { MaskCanvas } from "./maskcanvas.js";
+import { followProgress } from "./progress.js";
 
 const SDXL_SIZES = ["1024x1024", "1152x896", "1216x832", "1344x768", "1536x640", "640x1536", "768x1344", "832x1216", "896x1152"];
 const TITAN_SIZES = ["1024x1024", "768x768", "512x512", "768x1152", "384x576", "1152x768", "576x384", "768x1280", "384x640",
@@ -22,10 +27,18 @@ const FAMILIES = {
 };
 
 export function familyOf(modelId) {
-  if (modelId.includes("stable-diffusion-xl")) return "sdxl";
+  if (modelId.includes("stability.stable-diffusion-xl")) return "sdxl";
   if (modelId.includes("nova-canvas")) return "nova";
   return "titan";
 }
+
+function tasksOf(modelId) {
+  const family = familyOf(modelId);
+  if (family === "sdxl") return TASKS.sdxl;
+  return modelId.includes("titan-image-generator-v1") ? TASKS.titanV1 : TASKS.titan;
+}
+
+class FormProblem extends Error {}
 
 function number(id) { return Number($(id).value); }
 
@@ -54,23 +67,77 @@ export function buildBody(family) {
   };
 }
 
+/** The values an edit body takes, read from the form. */
+function formValues(family) {
+  const [width, height] = $("img-size").value.split("x").map(Number);
+  const negative = $("img-negative").value.trim();
+  const values = {
+    prompt: $("img-prompt").value, negative, width, height, seed: Math.trunc(number("img-seed")), cfg: number("img-cfg"),
+    count: Math.trunc(number("img-count")), quality: $("img-quality").value, similarity: number("edit-similarity"),
+    strength: number("edit-strength"), outpaintMode: $("edit-outpaint-mode").value, maskPrompt: $("edit-mask-prompt").value,
+  };
+  if (family === "sdxl") {
+    const { width: _w, height: _h, ...base } = buildBody("sdxl");
+    values.sdxlBase = base;  // SDXL edits take the output size from init_image
+  }
+  return values;
+}
+
+async function pngBytesOf(blob) {
+  const bitmap = await createImageBitmap(blob);
+  const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
+  canvas.getContext("2d").drawImage(bitmap, 0, 0);
+  return new Uint8Array(await (await canvas.convertToBlob({ type: "image/png" })).arrayBuffer());
+}
+
+function bytesOfBase64(b64) {
+  const binary = atob(b64);
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return bytes;
+}
+
 export class ImagesTab {
   constructor(origin, showError) {
     this.origin = origin;
     this.showError = showError;
     this.controller = null;
+    this.source = null;  // {name (as the code reads it), bytes, label}
+    this.links = [];
     this.code = new CodeView("img-code-toggle", "img-code");
+    this.canvas = new MaskCanvas($("edit-image"), $("edit-mask"));
+    this.canvas.onChange(() => this.showCoverage());
     this.fillStatic();
     $("img-model").addEventListener("change", () => this.modelChanged());
+    $("img-task").addEventListener("change", () => this.taskChanged());
     $("image-form").addEventListener("submit", (event) => { event.preventDefault(); this.generate(); });
     $("img-cancel").addEventListener("click", () => this.controller?.abort());
-    onLanguage(() => this.fillStatic());
+    $("edit-file").addEventListener("change", async (event) => {
+      const file = event.target.files[0];
+      if (file) await this.setSource(file, file.name);
+    });
+    for (const radio of document.querySelectorAll("input[name=edit-brush-mode]")) {
+      radio.addEventListener("change", () => { this.canvas.mode = radio.value; });
+    }
+    $("edit-brush-size").addEventListener("input", (event) => { this.canvas.size = Number(event.target.value); });
+    $("edit-clear").addEventListener("click", () => this.canvas.clear());
+    onLanguage(() => { this.fillStatic(); this.taskChanged(); });
   }
 
   fillStatic() {
     const sampler = $("img-sampler").value, style = $("img-style").value;
     $("img-sampler").replaceChildren(option("", t("defaultOption")), ...SAMPLERS.map((s) => option(s, s, s === sampler)));
     $("img-style").replaceChildren(option("", t("defaultOption")), ...STYLES.map((s) => option(s, s, s === style)));
+    this.fillTasks();
+  }
+
+  fillTasks() {
+    const modelId = $("img-model").value;
+    if (!modelId) return;
+    const family = familyOf(modelId);
+    const chosen = $("img-task").value;
+    $("img-task").replaceChildren(...tasksOf(modelId).map((task) =>
+      option(task, t(family === "sdxl" && task === "IMAGE_VARIATION" ? "taskImageToImage" : `task_${task}`), task === chosen)));
   }
 
   setModels(models) {
@@ -93,47 +160,190 @@ export class ImagesTab {
     const cfg = $("img-cfg");
     [cfg.min, cfg.max, cfg.value] = spec.cfg.map(String);
     $("img-seed").max = String(spec.maxSeed);
+    this.fillTasks();
+    this.taskChanged();
+  }
+
+  taskChanged() {
+    const modelId = $("img-model").value;
+    if (!modelId) return;
+    const family = familyOf(modelId);
+    const task = $("img-task").value;
+    const parts = taskParts(family, task);
+    $("edit-fields").hidden = !parts.edit;
+    $("edit-canvas-field").hidden = !parts.edit || !this.source;
+    $("edit-brush-tools").hidden = !parts.brush || !this.source;
+    $("edit-mask").hidden = !parts.brush;
+    $("edit-mask-prompt-field").hidden = !parts.maskPrompt;
+    $("edit-similarity-field").hidden = !parts.similarity;
+    $("edit-strength-field").hidden = !parts.strength;
+    $("edit-outpaint-field").hidden = !parts.outpaint;
+    $("img-prompt-field").hidden = $("img-negative-field").hidden = !parts.prompt;
+    $("img-prompt").required = parts.prompt && parts.promptRequired;
+    $("img-size-field").hidden = !parts.size;
+    $("img-cfg-field").hidden = $("img-seed-field").hidden = !parts.config;
+    if (family !== "sdxl") $("titan-fields").hidden = !parts.config;
+    $("edit-brush-hint").textContent = t(task === "OUTPAINTING" ? "brushHintOutpaint" : "brushHintInpaint");
+    $("img-generate").textContent = t(parts.edit ? "runEdit" : "generate");
+  }
+
+  /** Use a file or a history image as the source of edits; PNG and JPEG go as they are, others as PNG. */
+  async setSource(blob, label) {
+    try {
+      const bitmap = await createImageBitmap(blob);
+      const asIs = blob.type === "image/png" || blob.type === "image/jpeg";
+      const bytes = asIs ? new Uint8Array(await blob.arrayBuffer()) : await pngBytesOf(blob);
+      this.source = { name: blob.type === "image/jpeg" ? "source.jpg" : "source.png", bytes, label };
+      this.canvas.load(bitmap);
+      $("edit-source-status").textContent = t("sourceLoaded", { name: label, width: bitmap.width, height: bitmap.height });
+      this.showError(null);
+    } catch {
+      this.showError(t("unsupportedFile", { name: label }));
+    }
+    this.taskChanged();
+  }
+
+  showCoverage() {
+    const share = this.canvas.coverage();
+    $("edit-coverage").textContent = t("maskCoverage", { percent: (share * 100).toFixed(1) });
+  }
+
+  /** The request (FileBase64 where a file's bytes go) and the files it reads. */
+  async request(modelId) {
+    const family = familyOf(modelId);
+    const task = $("img-task").value;
+    if (task === "TEXT_IMAGE") return { request: buildBody(family), files: [] };
+    if (!this.source) throw new FormProblem(t("needSource"));
+    const parts = taskParts(family, task);
+    const form = formValues(family);
+    const source = new FileBase64(this.source.name, base64Of(this.source.bytes));
+    const files = [{ name: this.source.name, bytes: this.source.bytes }];
+    let mask = null;
+    if (parts.brush && !(parts.maskPrompt && form.maskPrompt.trim())) {
+      if (this.canvas.coverage() === 0) throw new FormProblem(t(parts.maskPrompt ? "needMaskOrPrompt" : "needMask"));
+      const bytes = await this.canvas.png(...maskColours(family));
+      mask = new FileBase64("mask.png", base64Of(bytes));
+      files.push({ name: "mask.png", bytes });
+    }
+    return { request: editBody(family, task, form, source, mask), files };
+  }
+
+  showFiles(files) {
+    for (const url of this.links) URL.revokeObjectURL(url);
+    this.links = files.map((file) => URL.createObjectURL(new Blob([file.bytes], { type: "image/png" })));
+    $("edit-links").replaceChildren(...files.map((file, i) => el("a", { href: this.links[i], download: file.name, text: file.name })));
+    $("edit-files").hidden = !files.length;
+  }
+
+  startProgress() {
+    const bar = $("img-progress");
+    bar.hidden = false;
+    bar.removeAttribute("value");  // indeterminate until the first step
+    bar.dataset.steps = "0";
+    return (event, data) => {
+      if (event !== "step") return;
+      bar.max = data.steps;
+      bar.value = data.step;
+      bar.dataset.steps = String(Number(bar.dataset.steps) + 1);
+      $("img-status").textContent = t("stepOf", { step: data.step, steps: data.steps });
+    };
   }
 
   async generate() {
+    if (this.controller) return;
     const modelId = $("img-model").value;
     const family = familyOf(modelId);
-    const bodyText = JSON.stringify(buildBody(family));
-    this.code.show(invokeSnippets(this.origin, modelId, bodyText));
+    const task = $("img-task").value;
+    let built;
+    try {
+      built = await this.request(modelId);
+    } catch (error) {
+      if (!(error instanceof FormProblem)) throw error;
+      this.showError(error.message);
+      return;
+    }
+    const { request, files } = built;
+    const bodyText = wireText(request);
+    this.code.show(invokeSnippets(this.origin, modelId, request));
+    this.showFiles(files);
     this.controller = new AbortController();
     $("img-generate").disabled = true;
     $("img-cancel").disabled = false;
     $("img-status").textContent = t("generating");
+    $("edit-mask-result-field").hidden = true;
     this.showError(null);
     const started = performance.now();
+    let follower = null;
     try {
-      const result = await invokeModel(modelId, bodyText, this.controller.signal);
-      const request = JSON.parse(bodyText);
+      follower = await followProgress(this.startProgress());
+      const result = await invokeModel(modelId, bodyText, this.controller.signal, follower?.id);
+      await follower?.settle();
+      const sent = JSON.parse(bodyText);
+      const seed = sent.imageGenerationConfig?.seed;
       const images = family === "sdxl"
         ? result.artifacts.map((a) => ({ base64: a.base64, seed: a.seed }))
-        : result.images.map((b64, i) => ({ base64: b64, seed: request.imageGenerationConfig.seed + i }));
+        : result.images.map((b64, i) => ({ base64: b64, seed: seed === undefined ? null : seed + i }));
       const ms = Math.round(performance.now() - started);
-      for (const image of images) this.addToGallery(modelId, request, image, ms);
+      for (const image of images) this.addToGallery(modelId, task, sent, image, ms);
+      if (sent.inPaintingParams?.returnMask) this.showComputedMask(result.maskImage);
       $("img-status").textContent = t("generated", { count: images.length, ms });
     } catch (error) {
       if (error.name === "AbortError") $("img-status").textContent = t("cancelled");
       else { $("img-status").textContent = ""; this.showError(error instanceof ApiError ? error.describe() : String(error)); }
     } finally {
+      follower?.close();
+      if ($("img-progress").dataset.steps === "0") $("img-progress").hidden = true;
       this.controller = null;
       $("img-generate").disabled = false;
       $("img-cancel").disabled = true;
     }
   }
 
-  addToGallery(modelId, request, image, ms) {
-    const prompt = request.text_prompts ? request.text_prompts[0].text : request.textToImageParams.text;
-    const params = request.imageGenerationConfig
-      ? `${request.imageGenerationConfig.width}×${request.imageGenerationConfig.height} · cfg ${request.imageGenerationConfig.cfgScale} · ${request.imageGenerationConfig.quality}`
-      : `${request.width}×${request.height} · cfg ${request.cfg_scale} · ${request.steps} steps${request.sampler ? ` · ${request.sampler}` : ""}${request.style_preset ? ` · ${request.style_preset}` : ""}`;
+  /** The mask the server made from maskPrompt (returnMask); if none came back, say so rather than guess one. */
+  showComputedMask(maskBase64) {
+    const img = $("edit-mask-result");
+    $("edit-mask-result-field").hidden = false;
+    img.hidden = !maskBase64;
+    if (maskBase64) {
+      img.src = `data:image/png;base64,${maskBase64}`;
+      img.alt = t("computedMaskAlt", { prompt: $("edit-mask-prompt").value.trim() });
+      $("edit-mask-note").textContent = t("computedMaskNote");
+    } else {
+      $("edit-mask-note").textContent = t("noMaskReturned");
+    }
+  }
+
+  addToGallery(modelId, task, request, image, ms) {
+    const prompt = (request.text_prompts ? request.text_prompts[0].text : request.textToImageParams?.text
+      ?? (request.imageVariationParams || request.inPaintingParams || request.outPaintingParams || {}).text) || t(`task_${task}`);
+    const config = request.imageGenerationConfig;
+    let params;
+    if (task !== "TEXT_IMAGE") {
+      params = `${request.text_prompts && task === "IMAGE_VARIATION" ? t("taskImageToImage") : t(`task_${task}`)}`
+        + (config ? ` · cfg ${config.cfgScale} · ${config.quality}` : "")
+        + (request.steps ? ` · cfg ${request.cfg_scale} · ${request.steps} steps` : "");
+    } else if (config) {
+      params = `${config.width}×${config.height} · cfg ${config.cfgScale} · ${config.quality}`;
+    } else {
+      params = `${request.width}×${request.height} · cfg ${request.cfg_scale} · ${request.steps} steps${request.sampler ? ` · ${request.sampler}` : ""}${request.style_preset ? ` · ${request.style_preset}` : ""}`;
+    }
     const img = el("img", { src: `data:image/png;base64,${image.base64}`, alt: t("galleryAlt", { prompt }) });
-    const caption = el("figcaption", {},
-      el("strong", { text: prompt }), el("br"),
-      el("span", { class: "seed", text: t("captionSeed", { seed: image.seed }) }), ` · ${modelId} · ${params} · ${ms} ms`);
-    $("gallery").prepend(el("li", {}, el("figure", {}, img, caption)));
+    const seed = image.seed === null ? null : el("span", { class: "seed", text: t("captionSeed", { seed: image.seed }) });
+    const caption = el("figcaption", {}, el("strong", { text: prompt }), el("br"), seed, `${seed ? " · " : ""}${modelId} · ${params} · ${ms} ms`);
+    const edit = el("button", {
+      type: "button", class: "edit-this", text: t("editThis"), "aria-label": t("editThisLabel", { prompt }),
+      onclick: () => this.editFrom(image.base64),
+    });
+    $("gallery").prepend(el("li", {}, el("figure", {}, img, caption, el("div", { class: "actions" }, edit))));
+  }
+
+  async editFrom(base64) {
+    const number = document.querySelectorAll("#gallery li").length;
+    await this.setSource(new Blob([bytesOfBase64(base64)], { type: "image/png" }), t("historyImage", { number }));
+    if ($("img-task").value === "TEXT_IMAGE") {
+      $("img-task").value = "INPAINTING";
+      this.taskChanged();
+    }
+    $("img-task").focus();
   }
 }

@@ -1,6 +1,6 @@
 // Search tab: outcrop's own image-search routes (/outcrop/v1/collections...): pick a collection, query by
 // text (any language) or by an image, results with scores and metadata; "Search by this" queries with a
-// result's path (allowed inside the server's OUTCROP_SEARCH_ROOTS).
+// result's path (allowed inside the server's OUTCROP_SEARCH_ROOTS); index a server folder into a collection.
 
 import { ApiError, call, getJson } from "./api.js";
 import { searchSnippets } from "./codegen.js";
@@ -24,6 +24,8 @@ export class SearchTab {
     });
     $("search-image-go").addEventListener("click", () => this.image && this.search({ image: base64Of(this.image.bytes) }));
     $("search-refresh").addEventListener("click", () => this.load());
+    this.indexCode = new CodeView("index-code-toggle", "index-code");
+    $("index-form").addEventListener("submit", (event) => { event.preventDefault(); this.index(); });
     onLanguage(() => this.load());
   }
 
@@ -37,6 +39,31 @@ export class SearchTab {
       $("search-go").disabled = !collections.length;
     } catch (error) {
       if (error instanceof ApiError && error.status !== 403) this.showError(error.describe());
+    }
+  }
+
+  /** Index a server folder into a collection (created when new), then show it in the collection list. */
+  async index() {
+    const name = $("index-collection").value.trim();
+    const path = `/outcrop/v1/collections/${encodeURIComponent(name)}/index`;
+    const body = { folder: $("index-folder").value.trim() };
+    if ($("index-recursive").checked) body.recursive = true;
+    const bodyText = JSON.stringify(body);
+    this.indexCode.show(searchSnippets(this.origin, path, bodyText, true));
+    this.showError(null);
+    $("index-go").disabled = true;
+    $("index-status").textContent = t("indexing");
+    try {
+      const report = await (await call(path, { method: "POST", bodyText })).json();
+      $("index-status").textContent = t("indexDone", { ...report, skipped: report.skipped.length });
+      $("search-collection").value = "";
+      await this.load();
+      $("search-collection").value = report.collection;
+    } catch (error) {
+      $("index-status").textContent = "";
+      this.showError(error instanceof ApiError ? error.describe() : String(error));
+    } finally {
+      $("index-go").disabled = false;
     }
   }
 
