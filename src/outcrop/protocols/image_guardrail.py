@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from outcrop.errors import ValidationException
 from outcrop.guardrails.enforce import ConverseGuard, GuardedText
@@ -32,7 +33,7 @@ class GuardedImage:
     data: str
 
 
-async def open_guard(ctx: InvokeContext) -> tuple[ConverseGuard | None, bytes]:
+async def open_guard(ctx: InvokeContext[Any]) -> tuple[ConverseGuard | None, bytes]:
     """The guardrail the headers name (resolved), and the body without `amazon-bedrock-guardrailConfig`."""
     request, body = guardrail_request(ctx.headers, ctx.body)
     if request is None:
