@@ -132,7 +132,17 @@ def build_siglip2_large(folder: Path) -> None:
     SiglipModel(config).eval().save_pretrained(folder)
 
 
+def build_taesdxl(folder: Path) -> None:
+    """madebyollin/taesdxl: diffusers' AutoencoderTiny at its default (TAESD) shapes."""
+    import torch
+    from diffusers import AutoencoderTiny
+
+    torch.manual_seed(0)
+    AutoencoderTiny().eval().save_pretrained(folder)
+
+
 BUILDERS: dict[str, Callable[[Path], None]] = {
+    "madebyollin/taesdxl": build_taesdxl,
     "Qwen/Qwen2.5-VL-3B-Instruct": build_qwen25_vl_3b,
     "stabilityai/sdxl-turbo": build_sdxl_turbo,
     "CompVis/stable-diffusion-safety-checker": build_safety_checker,
