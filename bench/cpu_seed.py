@@ -210,7 +210,7 @@ def main() -> None:
                 figures["requests"][name] = {"seconds": round(seconds, 2), "note": note, "load": os.getloadavg()[0]}
                 print(f"{name:40s} {seconds:7.1f} s   {note}   [{load()}]", flush=True)
             describe = seed_requests(seed_images())[5][2]
-            if not args.only or "stream" in args.only:
+            if any(model == CHAT for _, model, _ in requests):
                 first, rate, tokens = stream_split(client, describe)
                 figures["describe_stream"] = {"prefill_s": round(first, 2), "decode_tok_s": round(rate, 2), "tokens": tokens}
                 print(f"{'describe, streamed: prefill / decode':40s} {first:7.1f} s   {rate:.2f} tok/s over {tokens} tokens   [{load()}]")
