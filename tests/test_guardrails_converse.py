@@ -17,7 +17,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from servers import ThreadServer
-from outcrop.tasks.chat import ChatResult, ChatTask, TextPart
+from outcrop.tasks.chat import ChatLimits, ChatResult, ChatTask, TextPart
 
 MODEL = "anthropic.claude-3-sonnet-20240229-v1:0"
 NOVA = "amazon.nova-lite-v1:0"
@@ -44,6 +44,8 @@ class ScriptedStream:
 
 class ScriptedChat:
     """Stands in for the chat engine: answers `reply`, remembers each task it was given."""
+
+    limits = ChatLimits(context_tokens=32768, max_output_tokens=4096)  # what the ChatModel interface reports
 
     def __init__(self) -> None:
         self.reply = "Hello."

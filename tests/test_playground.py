@@ -848,6 +848,8 @@ def test_index_a_folder_then_search_it(session: Session, photos: Path, tmp_path:
     assert json.loads(sent.value.post_data_buffer) == {"folder": str(photos)}
     wait(page, "document.getElementById('index-status').textContent.startsWith('page-indexed:')", 120_000)
     assert page.text_content("#index-status").startswith("page-indexed: 12 images · 12 embedded, 0 unchanged")
+    # the collection list is refreshed after the report is shown: wait for the new collection to be picked
+    wait(page, "document.getElementById('search-collection').value === 'page-indexed'", 30_000)
     assert page.input_value("#search-collection") == "page-indexed"
     page.fill("#search-text", "a red car")
     page.fill("#search-k", "3")
