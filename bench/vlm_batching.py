@@ -28,46 +28,6 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 MODEL = "amazon.nova-lite-v1:0"
-# Qwen2.5-VL-3B-Instruct's released configuration, written out (speed does not depend on weight values).
-QWEN25_VL_3B_TEXT = dict(hidden_size=2048, intermediate_size=11008, num_hidden_layers=36, num_attention_heads=16,
-                         num_key_value_heads=2, max_position_embeddings=128000, vocab_size=151936,
-                         rope_parameters={"rope_type": "default", "rope_theta": 1000000.0, "mrope_section": [16, 24, 24]},
-                         tie_word_embeddings=True)
-QWEN25_VL_VISION = dict(depth=32, hidden_size=1280, intermediate_size=3420, num_heads=16, out_hidden_size=2048,
-                        patch_size=14, spatial_merge_size=2, temporal_patch_size=2, window_size=112,
-                        fullatt_block_indexes=[7, 15, 23, 31])
-
-
-def build_random_3b(folder: Path) -> None:
-    """The tiny model's tokenizer and processor (vocabulary padded to the released size) on a random
-    Qwen2.5-VL-3B, saved in bf16 as the released weights are."""
-    import torch
-    from transformers import AutoConfig, AutoProcessor, Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration
-
-    from outcrop.testing.tiny_vlm import build_tiny_qwen25vl
-
-    build_tiny_qwen25vl(folder)
-    tiny = AutoConfig.from_pretrained(folder)
-    processor = AutoProcessor.from_pretrained(folder)
-    tokenizer = processor.tokenizer
-    tokenizer.add_tokens([f"w{i}" for i in range(int(QWEN25_VL_3B_TEXT["vocab_size"]) - len(tokenizer))])  # type: ignore[call-overload]
-    processor.image_processor.max_pixels = 12845056
-    processor.image_processor.min_pixels = 3136
-    processor.save_pretrained(folder)
-    text = dict(QWEN25_VL_3B_TEXT, bos_token_id=None, eos_token_id=tiny.text_config.eos_token_id,
-                pad_token_id=tiny.text_config.pad_token_id)
-    config = Qwen2_5_VLConfig(text_config=text, vision_config=QWEN25_VL_VISION, image_token_id=tiny.image_token_id,
-                              video_token_id=tiny.video_token_id, vision_start_token_id=tiny.vision_start_token_id,
-                              vision_end_token_id=tiny.vision_end_token_id, tie_word_embeddings=True)
-    torch.manual_seed(0)
-    torch.set_default_dtype(torch.bfloat16)
-    model = Qwen2_5_VLForConditionalGeneration(config).eval()
-    torch.set_default_dtype(torch.float32)
-    model.generation_config.eos_token_id = tiny.text_config.eos_token_id
-    model.generation_config.pad_token_id = tiny.text_config.pad_token_id
-    model.save_pretrained(folder)
-
-
 def png(color: tuple[int, int, int], side: int) -> bytes:
     from PIL import Image, ImageDraw
 
@@ -107,7 +67,9 @@ def main() -> None:
     elif args.random_3b:
         if not (args.random_3b / "config.json").exists():
             started = time.monotonic()
-            build_random_3b(args.random_3b)
+            from random_hub import build_qwen25_vl_3b  # the cpu profile's architecture, random weights
+
+            build_qwen25_vl_3b(args.random_3b)
             print(f"built random Qwen2.5-VL-3B in {time.monotonic() - started:.0f} s")
         weights = args.random_3b
     else:
