@@ -25,7 +25,7 @@ def stream(tokenizer, ids: list[int], stops: tuple[str, ...] = ()) -> tuple[Stop
     import torch
 
     out: list[str] = []
-    streamer = StopAwareStreamer(tokenizer, stops, (), out.append, set())
+    streamer = StopAwareStreamer(tokenizer, stops, out.append, set())
     streamer.put(torch.tensor([[1, 2, 3]]))  # the prompt: skipped
     for token in ids:
         streamer.put(torch.tensor([token]))

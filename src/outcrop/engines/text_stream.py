@@ -5,7 +5,7 @@ next tokens show it is not; a trailing U+FFFD (half of a multi-byte character sp
 tokens) waits for the rest of the character.
 
 For a batch, `RowStreamer` hands each row's token to that row's `StopAwareStreamer` (its own stop
-sequences, hold-back markers and token budget) and calls `on_finished(row)` the moment a row is
+sequences and token budget) and calls `on_finished(row)` the moment a row is
 done, and `RowStops` tells `generate` which rows are done so they stop producing.
 """
 
@@ -39,13 +39,11 @@ class StopAwareStreamer:
         self,
         tokenizer: Any,
         stop_sequences: Iterable[str],
-        hold_back: Iterable[str],
         emit: Callable[[str], None],
         eos_ids: set[int],
     ) -> None:
         self.tokenizer = tokenizer
         self.stops = tuple(s for s in stop_sequences if s)
-        self.hold = tuple(hold_back)
         self.emit = emit
         self.eos_ids = eos_ids
         self.ids: list[int] = []
@@ -97,14 +95,10 @@ class StopAwareStreamer:
         if self.stop_sequence is not None or self.hit_eos:
             self._send(len(text))
             return
-        safe = len(text) - _partial_suffix(text, self.stops + self.hold)
+        safe = len(text) - _partial_suffix(text, self.stops)
         while safe > self.sent and text[safe - 1] == "\ufffd":
             safe -= 1
-        if not any(marker in text[self.sent:] for marker in self.hold):
-            self._send(safe)
-        else:
-            at = min(text.find(m, self.sent) for m in self.hold if m in text[self.sent:])
-            self._send(at)
+        self._send(safe)
 
     def _decode(self) -> str:
         """The text of all ids so far, decoding only the uncommitted tail (with context tokens, so
@@ -121,8 +115,6 @@ class StopAwareStreamer:
         return text
 
     def end(self) -> None:
-        if self.hold and any(m in self.text for m in self.hold):
-            return  # the protocol reads the held-back part from the final result
         self._send(len(self.text))
 
     def _send(self, upto: int) -> None:

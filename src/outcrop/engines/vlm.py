@@ -380,7 +380,7 @@ class VisionChatEngine(Engine):
         for row in rows:
             task = row.job.item.task
             row.reader = self.output_reader(task, row.inputs, row.job.item.emit)
-            row.streamer = StopAwareStreamer(self.tokenizer, task.stop_sequences, (), row.reader.feed, self.eos_ids)
+            row.streamer = StopAwareStreamer(self.tokenizer, task.stop_sequences, row.reader.feed, self.eos_ids)
             streamers.append(row.streamer)
 
         def finished(i: int) -> None:
