@@ -8,9 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from outcrop.config import Settings
 from outcrop.errors import INVALID_MODEL_ID, ValidationException
 from outcrop.registry import load_model_table
 from outcrop.registry.aliases import validate_model_id
+from outcrop.runtime import Runtime
 
 MODEL = "amazon.titan-embed-image-v1"
 
@@ -79,6 +81,25 @@ def test_profiles_load(profile: str) -> None:
         assert entry.weights.startswith("builtin:")
     else:
         assert "/" in entry.weights and not entry.weights.startswith("builtin:")
+
+
+@pytest.mark.parametrize("profile", ["cpu", "gpu"])
+def test_real_profiles_judge_guardrails_with_their_own_vlm(profile: str) -> None:
+    """The guard judge is on by default where real weights are served, and costs no second model: it is
+    an id served by the very engine the profile's chat ids share."""
+    runtime = Runtime.build(Settings.from_env(profile=profile))
+    judge = runtime.table.resolve(runtime.guardrail_judge_model)
+    assert judge.engine == "vision-chat"
+    assert judge.engine_key == runtime.table.resolve("anthropic.claude-3-haiku-20240307-v1:0").engine_key
+    assert Runtime.build(Settings.from_env(profile=profile, guardrail_judge_model="")).guardrail_judge_model == ""
+    assert load_model_table("test").guardrail_judge == ""
+
+
+def test_a_misspelt_guardrails_key_says_which(tmp_path: Path) -> None:
+    path = tmp_path / "models.toml"
+    path.write_text('[guardrails]\njugde = "amazon.nova-lite-v1:0"\n')
+    with pytest.raises(ValueError, match=r"\[guardrails\] has unknown keys \['jugde'\]"):
+        load_model_table("test", path)
 
 
 def test_models_override_replaces_an_entry_and_adds_one(tmp_path: Path) -> None:

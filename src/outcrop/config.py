@@ -97,8 +97,8 @@ class Settings:
     # VIOLENCE, HATE, INSULTS and MISCONDUCT (zero-shot); "" or an id the profile lacks: SEXUAL only.
     guardrail_image_model: str = "amazon.titan-embed-image-v1"
     # A chat model of the profile that judges PROMPT_ATTACK and MISCONDUCT text beside the exemplar
-    # detector (guardrails/judge.py); "" (the default): the exemplars alone.
-    guardrail_judge_model: str = ""
+    # detector (guardrails/judge.py); None (the default): the profile's `[guardrails] judge`; "": none.
+    guardrail_judge_model: str | None = None
 
     @classmethod
     def from_env(cls, **overrides: Any) -> Settings:

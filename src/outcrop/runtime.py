@@ -62,6 +62,12 @@ class Runtime:
     # ModelNotReadyException after it); a command-line run waits as long as loading takes.
     engine_wait_s: float | None = None
 
+    @property
+    def guardrail_judge_model(self) -> str:
+        """The guardrails' judge: the server's setting, else the profile's `[guardrails] judge`."""
+        chosen = self.settings.guardrail_judge_model
+        return self.table.guardrail_judge if chosen is None else chosen
+
     @classmethod
     def build(cls, settings: Settings, engine_wait_s: float | None = None) -> Runtime:
         table = load_model_table(settings.resolved_profile, settings.models_file)

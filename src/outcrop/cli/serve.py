@@ -28,7 +28,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
                         "beside the ones made with CreateGuardrail. Env: OUTCROP_GUARDRAILS_FILE.")
     parser.add_argument("--guardrail-judge", default=None, metavar="MODEL_ID", dest="guardrail_judge_model",
                         help="a chat model of the profile that judges PROMPT_ATTACK and MISCONDUCT text for the "
-                        "content filters, beside the exemplar detector. Env: OUTCROP_GUARDRAIL_JUDGE_MODEL. Default: none.")
+                        "content filters, beside the exemplar detector ('' for none). Env: OUTCROP_GUARDRAIL_JUDGE_MODEL. "
+                        "Default: the profile's (the cpu and gpu profiles' own VLM; none on test).")
     parser.add_argument("--guardrail-image-model", default=None, metavar="MODEL_ID", dest="guardrail_image_model",
                         help="the image-text embedding model whose space assesses images for VIOLENCE, HATE, INSULTS "
                         "and MISCONDUCT ('' for none). Env: OUTCROP_GUARDRAIL_IMAGE_MODEL. "
@@ -88,11 +89,11 @@ def run(args: argparse.Namespace) -> int:
             load(settings.guardrails_file)  # fail now, naming the line, not on the first request
         except GuardrailFileError as exc:
             raise CliError(str(exc)) from None
-    if settings.guardrail_judge_model:
+    if judge := runtime.guardrail_judge_model:
         from outcrop.server.control_routes import helper_entry
 
-        if helper_entry(runtime, settings.guardrail_judge_model, "vision-chat") is None:
-            raise CliError(f"--guardrail-judge {settings.guardrail_judge_model}: not a chat model of profile "
+        if helper_entry(runtime, judge, "vision-chat") is None:
+            raise CliError(f"--guardrail-judge {judge}: not a chat model of profile "
                            f"{runtime.table.profile}.")
     asyncio.run(serve_forever(settings, runtime))
     return 0

@@ -7,8 +7,11 @@ space: LOW 0.4, MEDIUM 0.6, HIGH 0.8):
 - yes: at least MEDIUM (0.6), and at least HIGH (0.8) when the exemplars already say LOW or more;
 - no: at most 0.5, i.e. LOW at most -- a HIGH-strength filter still acts on the exemplars alone;
 - no verdict: the exemplar score unchanged.
-Off unless a server names the model (Settings.guardrail_judge_model): it costs one short generation per
-category and evaluation, and no quality figure could be measured here (no real chat weights offline)."""
+The model is the profile's `[guardrails] judge` (the cpu and gpu profiles name their own VLM, so it costs
+no memory) or the server's Settings.guardrail_judge_model; the test profile has none. It costs one short
+generation per judged category and evaluation (both categories' prompts go to the engine together, so a
+batching engine decodes them as one batch), and no quality figure could be measured here (no real chat
+weights offline)."""
 
 from __future__ import annotations
 

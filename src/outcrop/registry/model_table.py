@@ -16,6 +16,8 @@ logger = logging.getLogger(__name__)
 
 _ENGINE_KEYS = {"engine", "weights", "revision", "dtype", "device", "options", "protocol_options"}
 _ENTRY_KEYS = _ENGINE_KEYS | {"protocol", "aliases", "uses"}
+# A profile's `[guardrails]` table: `judge` names the chat model the guardrails' judge uses by default.
+_GUARDRAIL_KEYS = {"judge"}
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,8 @@ class ModelEntry:
 class ModelTable:
     profile: str
     entries: dict[str, ModelEntry] = field(default_factory=dict)
+    # The profile's default guardrail judge (a chat model id it serves), "" for none.
+    guardrail_judge: str = ""
     _aliases: dict[str, str] = field(default_factory=dict)
 
     def add(self, entry: ModelEntry) -> None:
@@ -140,6 +144,10 @@ def load_model_table(profile: str, models_file: Path | None = None) -> ModelTabl
     engines: dict[str, dict[str, Any]] = {}
     for source, data in documents:
         engines.update(_engine_specs(data, source))
+        guardrails = data.get("guardrails", {})
+        if unknown := set(guardrails) - _GUARDRAIL_KEYS:
+            raise ValueError(f"{source}: [guardrails] has unknown keys {sorted(unknown)}")
+        table.guardrail_judge = str(guardrails.get("judge", table.guardrail_judge))
     for source, data in documents:
         for entry in _entries_from_toml(data, source, engines):
             table.add(entry)
