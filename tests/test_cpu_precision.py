@@ -79,3 +79,7 @@ def test_every_engine_serves_in_bf16(bf16_server: ThreadServer) -> None:
         assert len(images) == 1, body["taskType"]
     for model_id in (EMBED, CHAT, IMAGES):
         assert bf16_server.engine(model_id).dtype is torch.bfloat16, model_id
+    diffusion = bf16_server.engine(IMAGES)
+    companions = {"safety": diffusion.safety, "segmenter": diffusion.segmenter, "matting": diffusion.background}
+    for name, part in companions.items():  # the small models around diffusion follow the engine's dtype
+        assert part is not None and part.model.dtype is torch.bfloat16, name

@@ -157,12 +157,12 @@ class DiffusionEngine(Engine):
             pipe.set_progress_bar_config(disable=True)
         self.multiple = self.options.size_multiple or base.vae_scale_factor * 8
         if (found := self._companion("safety_checker")) is not None:
-            self.safety = SafetyClassifier(_sub(found), self.device, self.options.safety_threshold)
+            self.safety = SafetyClassifier(_sub(found), self.device, self.dtype, self.options.safety_threshold)
         if (found := self._companion("clipseg")) is not None:
-            self.segmenter = TextSegmenter(_sub(found), self.device, self.options.mask_threshold)
+            self.segmenter = TextSegmenter(_sub(found), self.device, self.dtype, self.options.mask_threshold)
             matting = self._companion("matting")
             self.background = BackgroundRemover(
-                self.segmenter, _sub(matting) if matting else None, self.device,
+                self.segmenter, _sub(matting) if matting else None, self.device, self.dtype,
                 self.options.foreground_prompt,
             )
         torch.set_grad_enabled(False)

@@ -8,6 +8,8 @@
   covers them (see notes: a multilingual text tower or translation is the way to widen this).
 - `BackgroundRemover`: CLIPSeg's mask of the main subject gives a trimap; ViTMatte
   (`VitMatteForImageMatting`) refines it into an alpha matte.
+All three run in the diffusion engine's dtype (bf16 on a CPU with native bf16 matmul: the safety checker's
+CLIP ViT-L/14 takes ~2.5x less time there); probabilities and scores are read out in fp32.
 """
 
 from __future__ import annotations
@@ -19,13 +21,13 @@ from PIL import Image
 
 
 class SafetyClassifier:
-    def __init__(self, folder: Path, device: str, threshold: float | None) -> None:
+    def __init__(self, folder: Path, device: str, dtype: Any, threshold: float | None) -> None:
         import torch
         from diffusers.pipelines.stable_diffusion.safety_checker import StableDiffusionSafetyChecker
         from transformers import CLIPImageProcessor
 
         self.device = device
-        self.model = StableDiffusionSafetyChecker.from_pretrained(folder).to(device).eval()
+        self.model = StableDiffusionSafetyChecker.from_pretrained(folder).to(device, dtype).eval()
         self.processor = CLIPImageProcessor.from_pretrained(folder)
         if threshold is not None:
             with torch.no_grad():
@@ -45,12 +47,12 @@ class SafetyClassifier:
 
 
 class TextSegmenter:
-    def __init__(self, folder: Path, device: str, threshold: float) -> None:
+    def __init__(self, folder: Path, device: str, dtype: Any, threshold: float) -> None:
         from transformers import CLIPSegForImageSegmentation, CLIPSegProcessor
 
         self.device = device
         self.threshold = threshold
-        self.model = CLIPSegForImageSegmentation.from_pretrained(folder).to(device).eval()
+        self.model = CLIPSegForImageSegmentation.from_pretrained(folder).to(device, dtype).eval()
         self.processor = CLIPSegProcessor.from_pretrained(folder)
 
     def probabilities(self, image: Image.Image, text: str) -> Any:
@@ -60,6 +62,7 @@ class TextSegmenter:
 
         inputs = self.processor(text=[text], images=[image.convert("RGB")], padding=True, truncation=True,
                                 return_tensors="pt").to(self.device)
+        inputs["pixel_values"] = inputs["pixel_values"].to(self.model.dtype)
         with torch.inference_mode():
             logits = self.model(**inputs).logits
         probs = torch.sigmoid(logits.reshape(1, 1, *logits.shape[-2:]).float())
@@ -75,7 +78,7 @@ class TextSegmenter:
 
 
 class BackgroundRemover:
-    def __init__(self, segmenter: TextSegmenter, matting: Path | None, device: str, subject: str) -> None:
+    def __init__(self, segmenter: TextSegmenter, matting: Path | None, device: str, dtype: Any, subject: str) -> None:
         self.segmenter = segmenter
         self.subject = subject
         self.device = device
@@ -83,7 +86,7 @@ class BackgroundRemover:
         if matting is not None:
             from transformers import VitMatteForImageMatting, VitMatteImageProcessor
 
-            self.model = VitMatteForImageMatting.from_pretrained(matting).to(device).eval()
+            self.model = VitMatteForImageMatting.from_pretrained(matting).to(device, dtype).eval()
             self.processor = VitMatteImageProcessor.from_pretrained(matting)
 
     def remove(self, image: Image.Image) -> Image.Image:
@@ -100,6 +103,7 @@ class BackgroundRemover:
             trimap[probs >= 0.6] = 255
             trimap[probs <= 0.3] = 0
             inputs = self.processor(images=rgb, trimaps=Image.fromarray(trimap, "L"), return_tensors="pt").to(self.device)
+            inputs["pixel_values"] = inputs["pixel_values"].to(self.model.dtype)
             with torch.inference_mode():
                 alphas = self.model(**inputs).alphas
             alpha = alphas[0, 0, : rgb.height, : rgb.width].float().clamp(0, 1).cpu().numpy()

@@ -48,7 +48,7 @@ class SD3Engine(DiffusionEngine):
             pipe.set_progress_bar_config(disable=True)
         self.multiple = self.options.size_multiple or base.vae_scale_factor * base.patch_size
         if (found := self._companion("safety_checker")) is not None:
-            self.safety = SafetyClassifier(_sub(found), self.device, self.options.safety_threshold)
+            self.safety = SafetyClassifier(_sub(found), self.device, self.dtype, self.options.safety_threshold)
         torch.set_grad_enabled(False)
         logger.info("SD3 model %s ready on %s (%s); T5: %s, safety: %s", self.entry.weights, self.device, self.dtype,
                     base.text_encoder_3 is not None, self.safety is not None)
