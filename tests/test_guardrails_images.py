@@ -258,8 +258,8 @@ def test_titan_generated_images_are_assessed_on_output(clients: tuple[Any, Any],
     clean = invoke(runtime, V2, {**titan_text("a lighthouse"), "imageGenerationConfig": {
         "seed": 3, "width": 512, "height": 512, "numberOfImages": 2}}, guard)
     assert len(clean["images"]) == 2 and clean["amazon-bedrock-guardrailAction"] == "NONE"
-    [output] = clean["amazon-bedrock-trace"]["guardrail"]["outputs"]
-    assert output[guard]["invocationMetrics"]["guardrailCoverage"]["images"] == {"guarded": 2, "total": 2}
+    outputs = clean["amazon-bedrock-trace"]["guardrail"]["outputs"]  # each image is assessed on its own
+    assert [o[guard]["invocationMetrics"]["guardrailCoverage"]["images"] for o in outputs] == [{"guarded": 1, "total": 1}] * 2
 
 
 def test_titan_masked_prompt_reaches_the_model_masked(clients: tuple[Any, Any], guard: str,
