@@ -1,9 +1,12 @@
-"""Guardrails on image generation (SDXL, Titan Image v1/v2, Nova Canvas) through real boto3 clients and a
-real server on the test profile's tiny random-weight diffusion engine, with the real detectors (word
-filters, PII, Yahoo's open_nsfw for images).
+"""Guardrails on image generation (SDXL, SD3.5 / Stable Image Core and Ultra, Titan Image v1/v2, Nova Canvas)
+through real boto3 clients and a real server on the test profile's tiny random-weight diffusion and SD3
+engines, with the real detectors (word filters, PII, Yahoo's open_nsfw for images).
 
-The diffusion engine is the real one behind a counter, so a test can prove that a blocked request never
-loads or runs it and see the prompt the model was given."""
+The engines are the real ones behind a counter, so a test can prove that a blocked request never loads
+or runs them and see the prompt the model was given. The random-weight engines never draw anything a
+detector flags, so per-image output handling is tested on the guardrail and each family's answer with
+real pictures (test_each_generated_image_is_assessed_alone); background removal, which keeps the
+picture's pixels, proves an output block end to end."""
 
 from __future__ import annotations
 
@@ -25,6 +28,7 @@ from outcrop.tasks.image_generation import ImageResult, ImageTask
 
 SDXL, V1, V2, NOVA = ("stability.stable-diffusion-xl-v1", "amazon.titan-image-generator-v1",
                       "amazon.titan-image-generator-v2:0", "amazon.nova-canvas-v1:0")
+SD35, CORE, ULTRA = "stability.sd3-5-large-v1:0", "stability.stable-image-core-v1:1", "stability.stable-image-ultra-v1:1"
 BLOCKED_IN = "この画像リクエストはブロックされました。"
 BLOCKED_OUT = "The generated image was blocked."
 SKIN = b64(image_bytes(skin_figure((96, 64))))  # open_nsfw: about 0.76, MEDIUM
@@ -50,11 +54,15 @@ class CountingEngine:
 class Counted:
     def __init__(self) -> None:
         self.loads = 0
-        self.engine: CountingEngine | None = None
+        self.engines: dict[str, CountingEngine] = {}  # by engine kind: diffusion (SDXL, Titan, Nova), sd3
+
+    @property
+    def engine(self) -> CountingEngine | None:
+        return self.engines.get("diffusion")
 
     @property
     def runs(self) -> int:
-        return len(self.engine.tasks) if self.engine is not None else 0
+        return sum(len(engine.tasks) for engine in self.engines.values())
 
 
 @pytest.fixture(scope="module")
@@ -69,12 +77,12 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ThreadSer
 
     async def get(entry: Any, wait_s: float | None = None) -> Any:
         engine = await real_get(entry, wait_s=wait_s)
-        if entry.engine != "diffusion":
+        if entry.engine not in ("diffusion", "sd3"):
             return engine
         counted.loads += 1
-        if counted.engine is None:
-            counted.engine = CountingEngine(engine)
-        return counted.engine
+        if entry.engine not in counted.engines:
+            counted.engines[entry.engine] = CountingEngine(engine)
+        return counted.engines[entry.engine]
 
     pool.get = get
     with ThreadServer(app) as server:
@@ -258,8 +266,8 @@ def test_titan_generated_images_are_assessed_on_output(clients: tuple[Any, Any],
     clean = invoke(runtime, V2, {**titan_text("a lighthouse"), "imageGenerationConfig": {
         "seed": 3, "width": 512, "height": 512, "numberOfImages": 2}}, guard)
     assert len(clean["images"]) == 2 and clean["amazon-bedrock-guardrailAction"] == "NONE"
-    [output] = clean["amazon-bedrock-trace"]["guardrail"]["outputs"]
-    assert output[guard]["invocationMetrics"]["guardrailCoverage"]["images"] == {"guarded": 2, "total": 2}
+    outputs = clean["amazon-bedrock-trace"]["guardrail"]["outputs"]  # each image is assessed on its own
+    assert [o[guard]["invocationMetrics"]["guardrailCoverage"]["images"] for o in outputs] == [{"guarded": 1, "total": 1}] * 2
 
 
 def test_titan_masked_prompt_reaches_the_model_masked(clients: tuple[Any, Any], guard: str,
@@ -272,6 +280,91 @@ def test_titan_masked_prompt_reaches_the_model_masked(clients: tuple[Any, Any], 
     assert [p.text for p in counted.engine.tasks[-1].prompts] == ["an envelope for {EMAIL}", "text"]
 
 
+# --- SD3.5 Large, Stable Image Core and Ultra ---------------------------------------------------------
+def test_sd3_blocked_prompt_and_image_never_reach_the_engine(clients: tuple[Any, Any], guard: str,
+                                                            served: tuple[ThreadServer, Counted]) -> None:
+    _, runtime = clients
+    counted = served[1]
+    before = (counted.loads, counted.runs)
+    body = invoke(runtime, SD35, {"prompt": "A poster for Project Falcon", "seed": 7}, guard)
+    assert body["finish_reasons"] == ["Filter reason: prompt"] and "images" not in body and "seeds" not in body
+    assert body["amazon-bedrock-guardrailAction"] == "INTERVENED"
+    trace = body["amazon-bedrock-trace"]["guardrail"]
+    assert trace["input"][guard]["wordPolicy"]["customWords"][0]["match"].lower() == "project falcon"
+    assert "outputs" not in trace
+    # the input image of image-to-image (Ultra: without `mode`; WEBP too) is assessed, and named as the reason
+    webp = b64(image_bytes(skin_figure((96, 64)), "WEBP"))
+    for model, extra in ((ULTRA, {"image": SKIN}), (SD35, {"image": webp, "mode": "image-to-image"})):
+        body = invoke(runtime, model, {"prompt": "a quiet beach", "strength": 0.5, **extra}, guard)
+        assert body["finish_reasons"] == ["Filter reason: input image"], body
+        assessment = body["amazon-bedrock-trace"]["guardrail"]["input"][guard]
+        assert [(f["type"], f["action"]) for f in content_filters(assessment)] == [("SEXUAL", "BLOCKED")]
+        assert assessment["invocationMetrics"]["guardrailCoverage"]["images"] == {"guarded": 1, "total": 1}
+    assert (counted.loads, counted.runs) == before  # the SD3 engine was neither loaded nor asked
+
+
+def test_sd3_masked_prompt_reaches_the_model_masked_and_output_is_assessed(
+        clients: tuple[Any, Any], guard: str, served: tuple[ThreadServer, Counted]) -> None:
+    _, runtime = clients
+    counted = served[1]
+    body = invoke(runtime, CORE, {"prompt": "a letter addressed to sato@example.jp", "negative_prompt": "sato@example.jp",
+                                  "seed": 5}, guard)
+    assert body["amazon-bedrock-guardrailAction"] == "INTERVENED"
+    assert body["finish_reasons"] == [None] and body["seeds"] == [5] and len(body["images"]) == 1
+    prompts = [(p.text, p.weight) for p in counted.engines["sd3"].tasks[-1].prompts]
+    assert prompts == [("a letter addressed to {EMAIL}", 1.0), ("sato@example.jp", -1.0)]  # negative: not assessed
+    trace = body["amazon-bedrock-trace"]["guardrail"]
+    assert trace["input"][guard]["sensitiveInformationPolicy"]["piiEntities"][0]["action"] == "ANONYMIZED"
+    [output] = trace["outputs"]
+    assert output[guard]["invocationMetrics"]["guardrailCoverage"]["images"] == {"guarded": 1, "total": 1}
+
+
+def test_each_generated_image_is_assessed_alone(served: tuple[ThreadServer, Counted], output_guard: str) -> None:
+    """Two generated pictures, one of which the SEXUAL filter flags: the guardrail blocks that one only, its
+    trace has a Bedrock-shaped assessment per image, and each family replaces only the flagged one. (The
+    test profile's random-weight engines never draw a flagged picture, so this runs the guardrail and the
+    families' answers on real pictures instead of through InvokeModel.)"""
+    import asyncio
+
+    from botocore.session import get_session
+    from botocore.validate import ParamValidator
+
+    from outcrop.guardrails.enforce import ConverseGuard
+    from outcrop.protocols import image_guardrail, stability_sd3, stability_sdxl, titan_image
+    from outcrop.protocols.converse_schema import GuardrailConfig
+    from outcrop.protocols.invoke_guardrail import response_fields
+    from outcrop.tasks.image_generation import GeneratedImage
+
+    server, _ = served
+    images = [GeneratedImage(base64.b64decode(SKIN), 11), GeneratedImage(base64.b64decode(PLAIN), 12)]
+    config = GuardrailConfig(guardrailIdentifier=output_guard, guardrailVersion="DRAFT", trace="enabled")
+
+    async def screen() -> tuple[ConverseGuard, list[bool]]:
+        guard = await ConverseGuard.open(server.app.state.guardrails, config)
+        return guard, await image_guardrail.check_outputs(guard, images)
+
+    guard, flags = asyncio.run_coroutine_threadsafe(screen(), server._loop).result(120)  # type: ignore[arg-type]
+    assert flags == [True, False]
+    fields = response_fields(guard)
+    assert fields["amazon-bedrock-guardrailAction"] == "INTERVENED"
+    outputs = [o[output_guard] for o in fields["amazon-bedrock-trace"]["guardrail"]["outputs"]]
+    assert [[(f["type"], f["action"]) for f in content_filters(o)] for o in outputs] == [[("SEXUAL", "BLOCKED")], []]
+    shape = get_session().get_service_model("bedrock-runtime").shape_for("GuardrailAssessment")
+    for assessment in outputs:
+        report = ParamValidator().validate(assessment, shape)
+        assert not report.has_errors(), report.generate_report()
+
+    sdxl_images = stability_sdxl.filtered(images, flags, b"black")
+    assert [(i.png, i.seed, i.flagged) for i in sdxl_images] == [(b"black", 11, True), (images[1].png, 12, False)]
+    answer = stability_sd3.answer(images, flags, "png")
+    assert answer["finish_reasons"] == ["Filter reason: output image", None] and answer["seeds"] == [11, 12]
+    first, second = answer["images"]  # type: ignore[misc]
+    assert is_black(first) and base64.b64decode(second) == images[1].png
+    assert stability_sd3.answer(images[:1], flags[:1], "png") == {"finish_reasons": ["Filter reason: output image"]}
+    titan = titan_image.output_body(2, images, flags, BLOCKED_OUT)
+    assert titan == {"images": [PLAIN], "error": f"1 of 2 images: {BLOCKED_OUT}"}
+
+
 # --- bad input ----------------------------------------------------------------------------------------
 def test_image_guardrail_bad_input(clients: tuple[Any, Any], guard: str, served: tuple[ThreadServer, Counted]) -> None:
     import httpx
@@ -279,7 +372,7 @@ def test_image_guardrail_bad_input(clients: tuple[Any, Any], guard: str, served:
     server, counted = served
     before = counted.runs
     _, runtime = clients
-    for model, body in ((SDXL, sdxl("a cat")), (V2, titan_text("a cat"))):
+    for model, body in ((SDXL, sdxl("a cat")), (V2, titan_text("a cat")), (SD35, {"prompt": "a cat"})):
         with pytest.raises(ClientError) as excinfo:
             invoke(runtime, model, body, "zzzzzzzzzzzz")
         assert excinfo.value.response["Error"]["Code"] == "ResourceNotFoundException"

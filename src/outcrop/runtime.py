@@ -86,8 +86,9 @@ class Runtime:
         if (operation in (INVOKE_MODEL, INVOKE_MODEL_STREAM) and not protocol.invoke_guardrails
                 and headers is not None and headers.get(GUARDRAIL_HEADER) is not None):
             raise ValidationException("This server applies guardrails on InvokeModel to text chat models (Anthropic "
-                                      "messages bodies) and to SDXL, Titan Image and Nova Canvas image generation only; "
-                                      "remove the X-Amzn-Bedrock-GuardrailIdentifier header or call ApplyGuardrail.")
+                                      "messages bodies) and to image generation (SDXL, SD3 / Stable Image, Titan Image, "
+                                      "Nova Canvas) only; remove the X-Amzn-Bedrock-GuardrailIdentifier header or call "
+                                      "ApplyGuardrail.")
         return entry, protocol
 
     async def invoke(self, operation: str, model_id: str, body: Body, *, headers: Mapping[str, str] | None = None,

@@ -9,6 +9,12 @@ is `{seeds, finish_reasons, images}`; an image the safety checker flags is answe
 answers a filtered one, `{"finish_reasons": ["Filter reason: output image"]}`. Sizes are Stability's
 one-megapixel sizes per aspect ratio; the engine (an SD3 pipeline, or the SDXL engine where a
 profile maps these ids onto it) renders them.
+
+Guardrails (X-Amzn-Bedrock-Guardrail* headers, protocols/image_guardrail.py) assess `prompt` and the
+image-to-image `image`; an intervention answers with Bedrock's other documented finish reasons,
+`{"finish_reasons": ["Filter reason: prompt"]}` or `["Filter reason: input image"]` for a blocked input
+and "Filter reason: output image" for a blocked generated image, plus `amazon-bedrock-guardrailAction`
+(and `amazon-bedrock-trace`).
 """
 
 from __future__ import annotations
@@ -23,11 +29,15 @@ from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field
 
 from outcrop.errors import ValidationException
+from outcrop.protocols import image_guardrail
 from outcrop.protocols.base import INVOKE_MODEL, InvokeContext, InvokeReply, Protocol, require_json
 from outcrop.protocols.image_common import BEDROCK_STEPS, check_capabilities, random_seed
+from outcrop.protocols.image_guardrail import GuardedImage, open_guard
 from outcrop.protocols.images import ImageLimits, decode_image
+from outcrop.protocols.invoke_guardrail import response_fields
+from outcrop.protocols.offload import off_loop
 from outcrop.protocols.validation import malformed, parse_body
-from outcrop.tasks.image_generation import ImageGenerator, ImageTask, WeightedPrompt
+from outcrop.tasks.image_generation import GeneratedImage, ImageGenerator, ImageTask, WeightedPrompt
 
 MAX_SEED = 4_294_967_294
 MAX_PROMPT = 10_000
@@ -39,6 +49,9 @@ SIZES = {"1:1": (1024, 1024), "16:9": (1344, 768), "21:9": (1536, 640), "2:3": (
          "4:5": (896, 1088), "5:4": (1088, 896), "9:16": (768, 1344), "9:21": (640, 1536)}
 AspectRatio = Literal["16:9", "1:1", "21:9", "2:3", "3:2", "4:5", "5:4", "9:16", "9:21"]
 _PIL_FORMATS = {"jpeg": "JPEG", "png": "PNG", "webp": "WEBP"}
+# Bedrock's finish reasons for a filtered request (null: the image was generated).
+FILTERED_PROMPT, FILTERED_INPUT_IMAGE, FILTERED_OUTPUT = ("Filter reason: prompt", "Filter reason: input image",
+                                                          "Filter reason: output image")
 # Bedrock-scale guidance for these models; steps are per model (the engine maps them onto its own range).
 GUIDANCE = 4.5
 
@@ -106,28 +119,65 @@ def _encoded(png: bytes, output_format: str) -> str:
     return base64.b64encode(buffer.getvalue()).decode()
 
 
+def _black(png: bytes) -> bytes:
+    with Image.open(io.BytesIO(png)) as picture:
+        size = picture.size
+    buffer = io.BytesIO()
+    Image.new("RGB", size, (0, 0, 0)).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def answer(images: list[GeneratedImage], blocked: list[bool], output_format: str) -> dict[str, object]:
+    """The response body: a finish reason per image, "Filter reason: output image" for one the model's
+    filter or the guardrail (`blocked`) flagged. When every image is filtered -- always, for a filtered
+    image, since these models generate one image per request -- it is Bedrock's filtered answer, the
+    finish reasons alone; otherwise a filtered image is black in `images` (as SDXL answers one), so the
+    lists stay aligned."""
+    filtered = [image.flagged or flag for image, flag in zip(images, blocked)]
+    reasons = [FILTERED_OUTPUT if flag else None for flag in filtered]
+    if all(filtered):
+        return {"finish_reasons": reasons}
+    return {"seeds": [image.seed for image in images], "finish_reasons": reasons,
+            "images": [_encoded(_black(image.png) if flag else image.png, output_format)
+                       for image, flag in zip(images, filtered)]}
+
+
 class StableImageCore(Protocol[ImageGenerator]):
     engine_interface = ImageGenerator
     name = "stability-image-core"
     operations = frozenset({INVOKE_MODEL})
     input_modalities: ClassVar[tuple[str, ...]] = ("TEXT",)
     output_modalities: ClassVar[tuple[str, ...]] = ("IMAGE",)
+    invoke_guardrails = True
     request_model: ClassVar[type[_Common]] = CoreRequest
     steps: ClassVar[int] = 20  # Core is Stability's fast tier: half the steps of Large and Ultra
 
     async def invoke_model(self, ctx: InvokeContext[ImageGenerator]) -> InvokeReply:
+        """With a guardrail, a blocked input never reaches the engine and a masked prompt reaches it masked."""
         require_json(ctx.content_type, ctx.accept)
-        request = parse_body(self.request_model, ctx.body)
-        task = to_task(request, self.steps)
+        guard, raw = await open_guard(ctx)
+        request = await off_loop(lambda: parse_body(self.request_model, raw))
+        task = await off_loop(lambda: to_task(request, self.steps))
+        if guard is not None:
+            image = getattr(request, "image", None)
+            inputs = [GuardedImage("image", image)] if image is not None else []
+            verdict = await image_guardrail.check_input(guard, [request.prompt], inputs)
+            if verdict.blocked:
+                by_prompt = await image_guardrail.prompts_blocked(guard, [request.prompt], inputs)
+                body = {"finish_reasons": [FILTERED_PROMPT if by_prompt else FILTERED_INPUT_IMAGE],
+                        **response_fields(guard)}
+                return InvokeReply(body=json.dumps(body).encode())
+            if verdict.prompts is not None:
+                masked = request.model_copy(update={"prompt": verdict.prompts[0], "seed": task.seeds[0]})
+                task = await off_loop(lambda: to_task(masked, self.steps))
         engine = await ctx.engine()
         check_capabilities(task, engine.capabilities)
-        result = await engine.generate(replace(task, progress=ctx.progress))
-        if any(image.flagged for image in result.images):
-            body: dict[str, object] = {"finish_reasons": ["Filter reason: output image"]}
-        else:
-            body = {"seeds": [image.seed for image in result.images], "finish_reasons": [None] * len(result.images),
-                    "images": [_encoded(image.png, request.output_format) for image in result.images]}
-        return InvokeReply(body=json.dumps(body).encode())
+        images = (await engine.generate(replace(task, progress=ctx.progress))).images
+        flags = await image_guardrail.check_outputs(guard, images) if guard is not None else [False] * len(images)
+        reply = await off_loop(lambda: answer(images, flags, request.output_format))
+        if guard is not None:
+            reply.update(response_fields(guard))
+        return InvokeReply(body=json.dumps(reply).encode())
 
 
 class StableImageUltra(StableImageCore):

@@ -168,9 +168,9 @@ class StabilitySdxl(Protocol[ImageGenerator]):
     invoke_guardrails = True
 
     async def invoke_model(self, ctx: InvokeContext[ImageGenerator]) -> InvokeReply:
-        """With a guardrail, a block answers as SDXL answers its own safety filter: black images with
-        finishReason CONTENT_FILTERED, plus the guardrail's blocked message as `message`; a masked prompt
-        (ANONYMIZE) reaches the model masked."""
+        """With a guardrail, a blocked input answers as SDXL answers its own safety filter: black images with
+        finishReason CONTENT_FILTERED, plus the guardrail's blocked message as `message`; on output only the
+        images the guardrail flags are so replaced. A masked prompt (ANONYMIZE) reaches the model masked."""
         wants_png = ctx.accept is not None and ctx.accept.split(";")[0].strip().lower() == "image/png"
         require_json(ctx.content_type, None if wants_png else ctx.accept)
         guard, body = await open_guard(ctx)
@@ -180,25 +180,26 @@ class StabilitySdxl(Protocol[ImageGenerator]):
         blocked: str | None = None
         if guard is not None:
             prompts, inputs = guarded_input(request)
-            outcome = await image_guardrail.check_input(guard, prompts, inputs)
-            if outcome.blocked:
+            verdict = await image_guardrail.check_input(guard, prompts, inputs)
+            if verdict.blocked:
                 blocked = image_guardrail.blocked_message(guard, "INPUT")
                 black = await off_loop(lambda: _black_png(task.width, task.height))
                 images = [GeneratedImage(black, seed, flagged=True) for seed in task.seeds]
-            elif outcome.action != "NONE":
-                masked = iter(outcome.masked)
-                texts = [p.model_copy(update={"text": next(masked)}) if p.weight > 0 and p.text.strip() else p
-                         for p in request.text_prompts]
+            elif verdict.prompts is not None:
+                masked = iter(verdict.prompts)
+                texts = [p.model_copy(update={"text": next(masked)}) if p.weight > 0 else p for p in request.text_prompts]
                 masked_request = request.model_copy(update={"text_prompts": texts, "seed": task.seeds[0]})
                 task = await off_loop(lambda: to_task(masked_request))
         if images is None:
             engine = await ctx.engine()
             check_capabilities(task, engine.capabilities)
             images = (await engine.generate(replace(task, progress=ctx.progress))).images
-            if guard is not None and (await guard.check_output_images([i.png for i in images])).blocked:
-                blocked = image_guardrail.blocked_message(guard, "OUTPUT")
-                black = await off_loop(lambda: _black_png(task.width, task.height))
-                images = [GeneratedImage(black, i.seed, flagged=True) for i in images]
+            if guard is not None:
+                flags = await image_guardrail.check_outputs(guard, images)
+                if any(flags):
+                    blocked = image_guardrail.blocked_message(guard, "OUTPUT")
+                    black = await off_loop(lambda: _black_png(task.width, task.height))
+                    images = filtered(images, flags, black)
         artifacts = [
             {"seed": image.seed, "base64": base64.b64encode(image.png).decode(),
              "finishReason": "CONTENT_FILTERED" if image.flagged else "SUCCESS"}
@@ -214,3 +215,9 @@ class StabilitySdxl(Protocol[ImageGenerator]):
         if blocked is not None:
             reply["message"] = blocked
         return InvokeReply(body=json.dumps(reply, ensure_ascii=False).encode())
+
+
+def filtered(images: list[GeneratedImage], flags: list[bool], black: bytes) -> list[GeneratedImage]:
+    """The images with each one the guardrail flagged replaced as SDXL's own filter replaces it: black,
+    flagged (finishReason CONTENT_FILTERED), same seed."""
+    return [GeneratedImage(black, image.seed, flagged=True) if flag else image for image, flag in zip(images, flags)]

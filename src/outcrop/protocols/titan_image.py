@@ -10,8 +10,11 @@ How the tasks map onto diffusion (documented approximations):
   with `referenceImage` when given), so the palette steers the result.
 - maskPrompt: segmented by CLIPSeg (English); non-English prompts are translated first when the
   entry names a `mask_prompt_translator` chat model in its protocol options (protocols/mask_translation.py).
-- Guardrails (X-Amzn-Bedrock-Guardrail* headers, protocols/image_guardrail.py): an intervention answers
-  `{"images": [], "error": <the guardrail's blocked message>, "amazon-bedrock-guardrailAction": "INTERVENED"}`.
+- Guardrails (X-Amzn-Bedrock-Guardrail* headers, protocols/image_guardrail.py): a blocked input, or output
+  where every image is blocked, answers `{"images": [], "error": <the guardrail's blocked message>,
+  "amazon-bedrock-guardrailAction": "INTERVENED"}`; output where only some images are blocked answers as
+  the family's own filter answers a partly filtered batch: the other images, and an `error` that counts
+  the dropped ones.
 - numberOfImages > 1: seeds seed, seed+1, ... in one batch. `quality` premium runs 50 steps,
   standard 30 (mapped by the engine for distilled models).
 """
@@ -38,7 +41,7 @@ from outcrop.protocols.mask_translation import english_mask_prompt
 from outcrop.protocols.offload import off_loop
 from outcrop.registry.options import Options
 from outcrop.protocols.validation import malformed, parse_body
-from outcrop.tasks.image_generation import ImageCapabilities, ImageGenerator, ImageTask, WeightedPrompt
+from outcrop.tasks.image_generation import GeneratedImage, ImageCapabilities, ImageGenerator, ImageTask, WeightedPrompt
 
 TITAN_SIZES = {
     (1024, 1024), (768, 768), (512, 512), (768, 1152), (384, 576), (1152, 768), (576, 384), (768, 1280), (384, 640),
@@ -273,19 +276,21 @@ class TitanImageV1(Protocol[ImageGenerator]):
     async def _guard_input(self, guard: ConverseGuard, request: TitanImageRequest) -> TitanImageRequest | None:
         """The request the model sees (masked where the guardrail anonymized), or None when blocked."""
         texts, images = self.guarded_input(request)
-        outcome = await image_guardrail.check_input(guard, [t for _, t in texts], images)
-        if outcome.blocked:
+        verdict = await image_guardrail.check_input(guard, [t for _, t in texts], images)
+        if verdict.blocked:
             return None
-        if outcome.action == "NONE":
+        if verdict.prompts is None:
             return request
         key = PARAMS_KEY[request.taskType]
-        masked = {name: text for (name, _), text in zip(texts, outcome.masked)}
+        masked = {name: text for (name, _), text in zip(texts, verdict.prompts)}
         params = getattr(request, key).model_copy(update=masked)
         return request.model_copy(update={key: params})
 
     def _intervened(self, guard: ConverseGuard, source: str) -> InvokeReply:
         """Titan's answer to a filtered request (no images, the reason in `error`), with the guardrail's
-        message and action."""
+        message and action. (When the model's own filter leaves no image, the family answers a
+        ValidationException for the whole request instead; a guardrail's block keeps this body, which
+        carries the action and trace.)"""
         body = {"images": [], "error": image_guardrail.blocked_message(guard, source), **response_fields(guard)}
         return InvokeReply(body=json.dumps(body, ensure_ascii=False).encode())
 
@@ -309,16 +314,32 @@ class TitanImageV1(Protocol[ImageGenerator]):
         kept = [image for image in result.images if not image.flagged]
         if not kept:
             raise ValidationException(BLOCKED_OUTPUT)
-        if guard is not None and (await guard.check_output_images([image.png for image in kept])).blocked:
+        flags = await image_guardrail.check_outputs(guard, kept) if guard is not None else [False] * len(kept)
+        if all(flags):
+            assert guard is not None
             return self._intervened(guard, "OUTPUT")
-        body: dict[str, object] = {"images": [base64.b64encode(image.png).decode() for image in kept]}
-        if len(kept) < len(result.images):
-            body["error"] = f"{len(result.images) - len(kept)} of {len(result.images)} images: {BLOCKED_OUTPUT}"
+        body = output_body(len(result.images), kept, flags,
+                           image_guardrail.blocked_message(guard, "OUTPUT") if guard is not None else "")
         if return_mask and result.mask_png is not None:
             body["maskImage"] = base64.b64encode(result.mask_png).decode()
         if guard is not None:
             body.update(response_fields(guard))
         return InvokeReply(body=json.dumps(body, ensure_ascii=False).encode())
+
+
+def output_body(generated: int, kept: list[GeneratedImage], flags: list[bool], blocked: str) -> dict[str, Any]:
+    """The family's answer to a batch of which the model's filter dropped some (`generated` - len(kept)) and
+    the guardrail blocked `flags` of the rest: the images left, and an `error` that counts each kind."""
+    passed = [image for image, flag in zip(kept, flags) if not flag]
+    body: dict[str, Any] = {"images": [base64.b64encode(image.png).decode() for image in passed]}
+    errors = []
+    if len(kept) < generated:
+        errors.append(f"{generated - len(kept)} of {generated} images: {BLOCKED_OUTPUT}")
+    if len(passed) < len(kept):
+        errors.append(f"{len(kept) - len(passed)} of {generated} images: {blocked}")
+    if errors:
+        body["error"] = " ".join(errors)
+    return body
 
 
 def check_parts(task: ImageTask, capabilities: ImageCapabilities) -> None:
