@@ -819,6 +819,7 @@ def test_colour_guided_generation_with_a_palette_and_a_reference(session: Sessio
     }
     assert image_loaded(page) == (512, 512)
     assert "Colour-guided generation" in page.text_content("#gallery li:first-child figcaption")
+    assert not axe_violations(page)  # the palette editor and the picker are labelled
     assert code_sends(page, tmp_path / "py", monkeypatch, ["reference.png"]) == [body]
 
 
@@ -857,7 +858,7 @@ def test_outpainting_extends_the_canvas(session: Session, tmp_path: Path, monkey
     for side, pixels in (("left", "32"), ("right", "32"), ("bottom", "16")):
         page.fill(f"#edit-pad-{side}", pixels)
     page.click("#edit-extend")
-    wait(page, "document.getElementById('edit-source-status').textContent.endsWith('160 × 112: 160 × 112')", 10_000)
+    wait(page, "document.getElementById('edit-source-status').textContent === 'square.png, extended: 160 × 112'", 10_000)
     assert page.text_content("#edit-coverage") == f"Mask: {96 * 96 / (160 * 112) * 100:.1f}% of the image"
     page.fill("#img-prompt", "a red square on a table")
     body, document = generate(page)
@@ -906,8 +907,13 @@ def test_sd3_and_stable_image_bodies(session: Session, tmp_path: Path, monkeypat
     page.select_option("#img-task", "IMAGE_VARIATION")
     body, document = generate(page)
     assert "mode" not in document and document["strength"] == 0.5  # Ultra: image + strength without a mode
+    assert not axe_violations(page)
     assert code_sends(page, tmp_path / "py", monkeypatch, ["source.jpg"]) == [body]
     assert (tmp_path / "py" / "image-0.png").read_bytes().startswith(b"\x89PNG")
+    js_dir = tmp_path / "js"
+    js_dir.mkdir()
+    shutil.copy(tmp_path / "py" / "source.jpg", js_dir)
+    assert run_js_snippet(page.text_content("#img-code-javascript"), js_dir) == body
 
 
 def test_cancel_after_a_denoising_step(session: Session) -> None:

@@ -238,8 +238,7 @@ export class ImagesTab {
       [side, Math.max(0, Math.trunc(number(`edit-pad-${side}`)) || 0)]));
     if (!Object.values(pad).some((n) => n > 0)) { this.showError(t("needPadding")); return; }
     const { blob, rect } = await extendedImage(this.source.bitmap, pad);
-    const width = rect.width + pad.left + pad.right, height = rect.height + pad.top + pad.bottom;
-    await this.setSource(blob, t("extendedLabel", { name: this.source.label, width, height }));
+    await this.setSource(blob, t("extendedLabel", { name: this.source.label }));
     this.canvas.paintRect(rect);
   }
 
