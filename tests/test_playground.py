@@ -763,6 +763,188 @@ def test_variation_outpainting_and_background_removal(session: Session) -> None:
     assert page.text_content("#gallery li:first-child figcaption").startswith("Background removal")
 
 
+def image_loaded(page: Any) -> tuple[int, int]:
+    """The newest gallery image, once decoded: its natural size."""
+    wait(page, "(() => { const img = document.querySelector('#gallery li:first-child img'); "
+               "return img && img.complete && img.naturalWidth > 0; })()", 10_000)
+    size = page.evaluate("() => { const img = document.querySelector('#gallery li:first-child img'); "
+                         "return [img.naturalWidth, img.naturalHeight]; }")
+    return size[0], size[1]
+
+
+def generate(page: Any) -> tuple[bytes, dict[str, Any]]:
+    """Click generate; the body the page sent, and the gallery has its image (or the test fails on the error)."""
+    before = page.locator("#gallery img").count()
+    with page.expect_request(lambda r: r.url.endswith("/invoke") and r.method == "POST") as sent:
+        page.click("#img-generate")
+    wait_gallery(page, before + 1)
+    body = sent.value.post_data_buffer
+    return body, json.loads(body)
+
+
+def code_sends(page: Any, folder: Path, monkeypatch: pytest.MonkeyPatch, files: list[str]) -> list[bytes]:
+    """Show code, download the files it reads (checked by name), run its boto3 program: the bodies it sent."""
+    page.click("#img-code-toggle")
+    folder.mkdir()
+    assert save_code_files(page, folder) == files
+    return run_boto3_snippet(page.text_content("#img-code-python"), folder, monkeypatch)
+
+
+def test_colour_guided_generation_with_a_palette_and_a_reference(session: Session, tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    page = session.open()
+    models_loaded(page)
+    page.select_option("#img-model", "amazon.titan-image-generator-v1")
+    assert "COLOR_GUIDED_GENERATION" not in page.eval_on_selector_all("#img-task option", "os => os.map((o) => o.value)")
+    page.select_option("#img-model", "amazon.nova-canvas-v1:0")
+    page.select_option("#img-task", "COLOR_GUIDED_GENERATION")
+    assert page.is_visible("#cgg-fields") and page.is_hidden("#edit-fields")
+    page.click("#cgg-add")
+    assert page.evaluate("() => document.activeElement.id") == "cgg-color-3"  # the new colour, ready for the keyboard
+    page.fill("#cgg-color-3", "#00ff00")
+    page.get_by_label("Remove colour 1", exact=True).click()
+    assert page.text_content("#cgg-count") == "3 of at most 10 colours"
+    page.set_input_files("#cgg-ref-file", files=[{"name": "square.png", "mimeType": "image/png", "buffer": square_png()}])
+    wait(page, "document.getElementById('cgg-ref-pick').value === 'file'", 10_000)
+    page.fill("#img-prompt", "a harbour at dusk")
+    page.fill("#img-negative", "fog")
+    page.fill("#img-seed", "5")
+    page.select_option("#img-size", "512x512")
+    body, document = generate(page)
+    assert document == {
+        "taskType": "COLOR_GUIDED_GENERATION",
+        "colorGuidedGenerationParams": {"colors": ["#f2c14e", "#e4572e", "#00ff00"], "text": "a harbour at dusk",
+                                        "negativeText": "fog", "referenceImage": base64.b64encode(square_png()).decode()},
+        "imageGenerationConfig": {"numberOfImages": 1, "quality": "standard", "cfgScale": 6.5, "seed": 5, "width": 512, "height": 512},
+    }
+    assert image_loaded(page) == (512, 512)
+    assert "Colour-guided generation" in page.text_content("#gallery li:first-child figcaption")
+    assert not axe_violations(page)  # the palette editor and the picker are labelled
+    assert code_sends(page, tmp_path / "py", monkeypatch, ["reference.png"]) == [body]
+
+
+def test_text_to_image_conditioned_on_a_history_image(session: Session, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    page = session.open()
+    models_loaded(page)
+    page.select_option("#img-model", "amazon.titan-image-generator-v1")
+    assert page.is_hidden("#cond-fields")  # Titan Image v1 takes no conditionImage
+    page.select_option("#img-model", "amazon.titan-image-generator-v2:0")
+    page.select_option("#img-size", "512x512")
+    page.fill("#img-prompt", "a lighthouse")
+    _, plain = generate(page)
+    assert "conditionImage" not in plain["textToImageParams"]  # none picked: none sent
+    first = page.get_attribute("#gallery li:first-child img", "src").split(",", 1)[1]
+    page.select_option("#cond-pick", label="history image 1")
+    page.select_option("#cond-mode", "SEGMENTATION")
+    page.fill("#cond-strength", "0.4")
+    page.fill("#img-prompt", "a lighthouse, same layout")
+    body, document = generate(page)  # the test profile's engine has a ControlNet for both modes: accepted
+    assert document["textToImageParams"] == {"text": "a lighthouse, same layout", "conditionImage": first,
+                                             "controlMode": "SEGMENTATION", "controlStrength": 0.4}
+    assert image_loaded(page) == (512, 512)
+    assert "SEGMENTATION 0.4" in page.text_content("#gallery li:first-child figcaption")
+    assert code_sends(page, tmp_path / "py", monkeypatch, ["condition.png"]) == [body]
+
+
+def test_outpainting_extends_the_canvas(session: Session, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    page = session.open()
+    models_loaded(page)
+    page.select_option("#img-model", "amazon.nova-canvas-v1:0")
+    page.select_option("#img-task", "OUTPAINTING")
+    page.set_input_files("#edit-file", files=[{"name": "square.png", "mimeType": "image/png", "buffer": square_png()}])
+    wait(page, "document.getElementById('edit-source-status').textContent === 'square.png: 96 × 96'", 10_000)
+    page.click("#edit-extend")  # nothing to add yet
+    assert "at least one side" in page.text_content("#error")
+    for side, pixels in (("left", "32"), ("right", "32"), ("bottom", "16")):
+        page.fill(f"#edit-pad-{side}", pixels)
+    page.click("#edit-extend")
+    wait(page, "document.getElementById('edit-source-status').textContent === 'square.png, extended: 160 × 112'", 10_000)
+    assert page.text_content("#edit-coverage") == f"Mask: {96 * 96 / (160 * 112) * 100:.1f}% of the image"
+    page.fill("#img-prompt", "a red square on a table")
+    body, document = generate(page)
+    params = document["outPaintingParams"]
+    assert params["outPaintingMode"] == "DEFAULT" and params["text"] == "a red square on a table"
+    image, mask = decoded(params["image"]).convert("RGB"), decoded(params["maskImage"]).convert("L")
+    assert image.size == mask.size == (160, 112)
+    assert image.getpixel((32 + 48, 48)) == (210, 20, 20) and image.getpixel((32 + 5, 5)) == (235, 235, 235)  # the original, in place
+    assert [mask.getpixel(p) for p in ((32, 0), (127, 95), (80, 48))] == [0, 0, 0]  # black: the original, kept
+    assert [mask.getpixel(p) for p in ((31, 50), (128, 50), (80, 96), (0, 111))] == [255] * 4  # white: the new border, painted
+    assert image_loaded(page) == (160, 112)
+    assert code_sends(page, tmp_path / "py", monkeypatch, ["source.png", "mask.png"]) == [body]
+
+
+def test_sd3_and_stable_image_bodies(session: Session, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    page = session.open()
+    models_loaded(page)
+    page.select_option("#img-model", "stability.stable-image-core-v1:1")
+    assert page.eval_on_selector_all("#img-task option", "os => os.map((o) => o.value)") == ["TEXT_IMAGE"]  # Core: text only
+    page.select_option("#img-model", "stability.sd3-5-large-v1:0")
+    assert page.is_visible("#sd3-fields") and page.is_hidden("#sdxl-fields") and page.is_hidden("#titan-fields")
+    assert page.is_hidden("#img-cfg-field") and page.is_hidden("#img-size-field")  # no CFG or size in these bodies
+    page.fill("#img-prompt", "a tram in the rain")
+    page.fill("#img-negative", "people")
+    page.fill("#img-seed", "77")
+    page.select_option("#sd3-aspect", "16:9")
+    page.select_option("#sd3-format", "jpeg")
+    _, document = generate(page)
+    assert document == {"prompt": "a tram in the rain", "negative_prompt": "people", "mode": "text-to-image",
+                        "aspect_ratio": "16:9", "seed": 77, "output_format": "jpeg"}
+    assert image_loaded(page) == (1344, 768)
+    src = page.get_attribute("#gallery li:first-child img", "src")
+    assert src.startswith("data:image/jpeg;base64,") and base64.b64decode(src.split(",", 1)[1])[:2] == b"\xff\xd8"
+    assert "seed 77" in page.text_content("#gallery li:first-child figcaption")  # the answer's `seeds`
+
+    page.click("#gallery li:first-child .edit-this")  # image to image from the JPEG, as it is
+    wait(page, "document.getElementById('img-task').value === 'IMAGE_VARIATION'", 10_000)
+    assert page.is_hidden("#sd3-aspect-field") and page.is_visible("#sd3-strength-field")
+    page.fill("#sd3-strength", "0.5")
+    page.select_option("#sd3-format", "png")
+    _, document = generate(page)
+    assert document == {"prompt": "a tram in the rain", "negative_prompt": "people", "mode": "image-to-image",
+                        "image": src.split(",", 1)[1], "strength": 0.5, "seed": 77, "output_format": "png"}
+    assert image_loaded(page) == (1344, 768)
+    page.select_option("#img-model", "stability.stable-image-ultra-v1:1")
+    page.select_option("#img-task", "IMAGE_VARIATION")
+    body, document = generate(page)
+    assert "mode" not in document and document["strength"] == 0.5  # Ultra: image + strength without a mode
+    assert not axe_violations(page)
+    assert code_sends(page, tmp_path / "py", monkeypatch, ["source.jpg"]) == [body]
+    assert (tmp_path / "py" / "image-0.png").read_bytes().startswith(b"\x89PNG")
+    js_dir = tmp_path / "js"
+    js_dir.mkdir()
+    shutil.copy(tmp_path / "py" / "source.jpg", js_dir)
+    assert run_js_snippet(page.text_content("#img-code-javascript"), js_dir) == body
+
+
+def test_cancel_after_a_denoising_step(session: Session) -> None:
+    page = session.open()
+    models_loaded(page)
+    page.select_option("#img-model", "amazon.titan-image-generator-v2:0")
+    page.fill("#img-prompt", "cancel me half way")
+    page.select_option("#img-quality", "premium")  # the most steps the test engine runs (3), five images a step
+    page.fill("#img-count", "5")
+    before = page.locator("#gallery img").count()
+    # Cancel from inside the page the moment the bar shows a step, as a person would on seeing it move.
+    page.evaluate("""() => {
+        const bar = document.getElementById('img-progress');
+        new MutationObserver((_, observer) => {
+            if (Number(bar.dataset.steps) < 1) return;
+            observer.disconnect();
+            window.cancelledAt = [Number(bar.dataset.steps), bar.max];
+            document.getElementById('img-cancel').click();
+        }).observe(bar, { attributes: true, attributeFilter: ['data-steps'] });
+    }""")
+    page.click("#img-generate")
+    wait(page, "document.getElementById('img-status').textContent === 'Cancelled.'", 60_000)
+    seen, total = page.evaluate("() => window.cancelledAt")
+    assert 1 <= seen < total  # cancelled between the first and the last step
+    assert page.locator("#gallery img").count() == before
+    page.fill("#img-count", "1")
+    page.select_option("#img-quality", "standard")
+    generate(page)  # the server kept serving
+    assert page.text_content("#img-status").startswith("1 image(s)")
+
+
 # -- chat documents, JSON answers -------------------------------------------------------------------------------------
 
 def pdf_bytes() -> bytes:

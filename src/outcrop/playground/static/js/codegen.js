@@ -55,6 +55,7 @@ const JS_KEY_NOTE = "// With API keys configured on the server: export AWS_BEARE
 /** InvokeModel for an image model; `request` is what the page sent (wireText(request) is its body), with
  * FileBase64 where it sent a file's bytes: the snippets read those files (saved beside them). */
 export function invokeSnippets(origin, modelId, request) {
+  const ext = { jpeg: "jpg", webp: "webp" }[request.output_format] ?? "png";  // SD3 / Stable Image output_format
   const python = `import base64
 import json
 
@@ -71,7 +72,7 @@ response = client.invoke_model(
 result = json.loads(response["body"].read())
 images = result.get("images") or [artifact["base64"] for artifact in result.get("artifacts", [])]
 for i, image in enumerate(images):
-    with open(f"image-{i}.png", "wb") as f:
+    with open(f"image-{i}.${ext}", "wb") as f:
         f.write(base64.b64decode(image))
 if "maskImage" in result:  # the mask the server computed for a maskPrompt (returnMask)
     with open("mask-computed.png", "wb") as f:
@@ -90,7 +91,7 @@ const response = await client.send(new InvokeModelCommand({
 }));
 const result = JSON.parse(new TextDecoder().decode(response.body));
 const images = result.images ?? (result.artifacts ?? []).map((artifact) => artifact.base64);
-images.forEach((image, i) => writeFileSync(\`image-\${i}.png\`, Buffer.from(image, "base64")));
+images.forEach((image, i) => writeFileSync(\`image-\${i}.${ext}\`, Buffer.from(image, "base64")));
 if (result.maskImage) writeFileSync("mask-computed.png", Buffer.from(result.maskImage, "base64"));  // returnMask
 `;
   return { python, javascript };

@@ -33,3 +33,15 @@ export async function readDocument(file) {
   if (!DOCUMENT_FORMATS.includes(format)) return null;
   return { name: file.name, docName: documentName(file.name), format, bytes: new Uint8Array(await file.arrayBuffer()) };
 }
+
+/** An image's bytes in a format every Bedrock image body takes: PNG and JPEG as they are, others re-encoded as
+ * PNG; with the file extension that goes with them. */
+export async function titanBytes(blob) {
+  if (blob.type === "image/png" || blob.type === "image/jpeg") {
+    return { bytes: new Uint8Array(await blob.arrayBuffer()), ext: blob.type === "image/jpeg" ? "jpg" : "png" };
+  }
+  const bitmap = await createImageBitmap(blob);
+  const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
+  canvas.getContext("2d").drawImage(bitmap, 0, 0);
+  return { bytes: new Uint8Array(await (await canvas.convertToBlob({ type: "image/png" })).arrayBuffer()), ext: "png" };
+}

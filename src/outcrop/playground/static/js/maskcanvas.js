@@ -59,6 +59,14 @@ export class MaskCanvas {
     ctx.stroke();
   }
 
+  /** Paint a rectangle (image pixels) into the mask: the part an extended canvas keeps. */
+  paintRect(rect) {
+    this.ctx.globalCompositeOperation = "source-over";
+    this.ctx.fillStyle = "rgb(255, 0, 64)";
+    this.ctx.fillRect(rect.x, rect.y, rect.width, rect.height);
+    this.changed();
+  }
+
   clear() {
     this.ctx.clearRect(0, 0, this.mask.width, this.mask.height);
     this.changed();
