@@ -3,6 +3,7 @@ pointed at it through AWS_ENDPOINT_URL_BEDROCK_RUNTIME, as users do."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -83,6 +84,8 @@ def js_sdk() -> Path:
     if shutil.which("node") is None or shutil.which("npm") is None:
         pytest.skip("node and npm are not installed: the AWS SDK for JavaScript v3 test needs them")
     wanted = json.loads((JS_DIR / "package.json").read_text())["dependencies"]
-    if not all((JS_DIR / "node_modules" / name).is_dir() for name in wanted):
-        subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=JS_DIR, check=True, timeout=300)
+    with open(JS_DIR / ".npm-ci.lock", "w") as lock:  # pytest-xdist workers: one installs, the others wait
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not all((JS_DIR / "node_modules" / name).is_dir() for name in wanted):
+            subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=JS_DIR, check=True, timeout=300)
     return JS_DIR
