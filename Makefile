@@ -10,6 +10,9 @@ HOST    ?= 127.0.0.1
 PORT    ?= 8080
 PROFILE ?= auto
 PYTEST_ARGS ?=
+# Test files run in this many pytest-xdist workers (--dist loadfile: a file's module fixtures start once). Much of
+# the suite waits on servers and subprocesses, so 2 workers halve its time on a 2-core machine; 0 runs serially.
+TEST_WORKERS ?= 2
 
 # Debian packages the project uses at run time: Tesseract OCR (grounding for text extraction from images)
 # and a CJK font (the OCR tests and bench render Japanese documents); chromium drives the playground's
@@ -57,7 +60,7 @@ lint: install-dev
 	$(VENV)/bin/mypy --strict $(STRICT_TYPED)
 
 test: install-dev system-deps lint
-	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(PY) -m pytest $(PYTEST_ARGS)
+	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 # The quick benchmarks (ratios against the raw library, same run). The long ones take flags:
 # bench/search.py --sizes 100000,1000000, bench/embeddings.py --siglip-large DIR,
