@@ -4,6 +4,7 @@ on against a guardrail with one custom word (the cheapest policy; a guardrail mu
 
     python bench/guardrails.py               # starts `outcrop serve --profile test` in a temp data dir
     python bench/guardrails.py --url URL     # an already running server
+    python bench/guardrails.py --url URL --latency-only --rounds 10   # e.g. a cpu-profile server, judge on or off
     python bench/guardrails.py --calibrate   # in-process: choose the content thresholds on the `cal` split
 
 The set (>= 200 items): content filters (bench/guardrails_content_set.json: six categories,
@@ -258,6 +259,7 @@ def main() -> int:
     parser.add_argument("--url", default=None)
     parser.add_argument("--calibrate", action="store_true")
     parser.add_argument("--rounds", type=int, default=100, help="requests per latency measurement")
+    parser.add_argument("--latency-only", action="store_true", help="skip the labelled set (a slow server's judge)")
     args = parser.parse_args()
     if args.calibrate:
         calibrate()
@@ -279,7 +281,7 @@ def main() -> int:
             control = boto3.client("bedrock", endpoint_url=url, region_name="us-east-1")
             runtime = boto3.client("bedrock-runtime", endpoint_url=url, region_name="us-east-1")
             total = len(content_items(None))
-            for part in (bench_content, bench_pii_words, bench_topics, bench_grounding):
+            for part in () if args.latency_only else (bench_content, bench_pii_words, bench_topics, bench_grounding):
                 for line in part(control, runtime):
                     print(line, flush=True)
             for line in bench_latency(control, runtime, args.rounds):
