@@ -74,7 +74,7 @@ def test_every_block_is_an_example_this_suite_runs_or_a_syntax_summary() -> None
             f"README.md line {block.line}: a ```{block.language} block is neither run by the suite nor a ```text "
             "syntax summary")
     assert len(blocks_of("python", sdk=True)) >= 7 and len(blocks_of("python", sdk=False)) == 2
-    assert len(blocks_of("toml")) == 3 and len(blocks_of("text")) == 1
+    assert len(blocks_of("toml")) == 4 and len(blocks_of("text")) == 1
 
 
 def test_python_examples_outside_the_sdk_section(server: ServerProcess, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
@@ -164,20 +164,25 @@ def test_outcrop_command_examples(section: str, users_files: Path, capsys: pytes
 
 
 def test_toml_examples_load(tmp_path: Path) -> None:
-    """The model-table override, a plugin package's entry points and the operator-guardrails file, through
-    the code that reads them."""
+    """The model-table override, the engine override, a plugin package's entry points and the
+    operator-guardrails file, through the code that reads them."""
     import tomllib
 
     from outcrop.guardrails.operator import load
     from outcrop.registry import load_model_table
     from outcrop.registry.plugins import ENGINE_GROUP, PROTOCOL_GROUP
 
-    models, entry_points, guardrails = blocks_of("toml")
+    models, engine_override, entry_points, guardrails = blocks_of("toml")
     groups = tomllib.loads(entry_points.text)["project"]["entry-points"]
     assert set(groups) == {ENGINE_GROUP, PROTOCOL_GROUP}  # the groups outcrop reads
     assert all(":" in target for group in groups.values() for target in group.values())
     (tmp_path / "models.toml").write_text(models.text)
     entry = load_model_table("test", tmp_path / "models.toml").resolve("amazon.titan-embed-image-v1")
     assert entry.weights == "/srv/models/my-siglip" and dict(entry.options)["max_batch"] == 32
+    (tmp_path / "engines.toml").write_text(engine_override.text)
+    profile_chat = load_model_table("cpu").resolve("anthropic.claude-3-sonnet-20240229-v1:0")
+    int4_chat = load_model_table("cpu", tmp_path / "engines.toml").resolve("anthropic.claude-3-sonnet-20240229-v1:0")
+    assert dict(int4_chat.options) == dict(profile_chat.options) | {"quantize": "int4"}  # the profile's copy, one change
+    assert (int4_chat.weights, int4_chat.engine) == (profile_chat.weights, profile_chat.engine)
     (tmp_path / "guardrails.toml").write_text(guardrails.text)
     assert set(load(tmp_path / "guardrails.toml")) == {"corpsafety"}
