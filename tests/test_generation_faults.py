@@ -144,7 +144,7 @@ def test_sdk_retries_after_read_timeouts_reuse_the_one_generation(app_server: Th
     client = make_client(app_server.url, read_timeout=2, retries={"total_max_attempts": 6})
     started = time.monotonic()
     body = json.loads(client.invoke_model(modelId=LONG, body=json.dumps(
-        {"text_prompts": [{"text": "a harbour"}], "seed": 5, "steps": 10}))["body"].read())  # 60 steps, ~3.5 s
+        {"text_prompts": [{"text": "a harbour"}], "seed": 5, "steps": 50}))["body"].read())  # 157 steps: 3-10 s
     assert time.monotonic() - started > 2  # at least one attempt timed out on the client
     assert body["artifacts"][0]["finishReason"] == "SUCCESS"
     assert watch.engine.scheduler.items_run - runs_before == 1 and watch.endings == ["finished"]
