@@ -19,6 +19,7 @@ from outcrop.engines.base import pick_dtype
 from servers import ThreadServer
 
 EMBED, CHAT, IMAGES = "amazon.titan-embed-image-v1", "amazon.nova-lite-v1:0", "amazon.titan-image-generator-v2:0"
+SD3 = "stability.sd3-5-large-v1:0"
 BF16_MODELS = f"""
 [models."{EMBED}"]
 protocol = "titan-embed-image"
@@ -33,6 +34,11 @@ dtype = "bfloat16"
 [models."{IMAGES}"]
 protocol = "titan-image-v2"
 uses = "images"
+dtype = "bfloat16"
+
+[models."{SD3}"]
+protocol = "stability-sd3"
+uses = "sd3"
 dtype = "bfloat16"
 """
 PNG = image_bytes(shape_image(size=(96, 64)))
@@ -77,9 +83,19 @@ def test_every_engine_serves_in_bf16(bf16_server: ThreadServer) -> None:
     ]:
         images = json.loads(client.invoke_model(modelId=IMAGES, body=json.dumps(body))["body"].read())["images"]
         assert len(images) == 1, body["taskType"]
-    for model_id in (EMBED, CHAT, IMAGES):
+    sd3_body = {"prompt": "a car", "mode": "image-to-image", "image": SQUARE, "strength": 0.5, "seed": 1}
+    assert json.loads(client.invoke_model(modelId=SD3, body=json.dumps(sd3_body))["body"].read())["images"]
+    for model_id in (EMBED, CHAT, IMAGES, SD3):
         assert bf16_server.engine(model_id).dtype is torch.bfloat16, model_id
-    diffusion = bf16_server.engine(IMAGES)
+    diffusion, sd3 = bf16_server.engine(IMAGES), bf16_server.engine(SD3)
+    pipelines = {"base": diffusion.base, "img2img": diffusion.img2img, "inpaint": diffusion.inpaint,
+                 **{f"controlnet {mode}": pipe for mode, pipe in diffusion.controlnets.items()},
+                 "sd3": sd3.base, "sd3 img2img": sd3.img2img}
+    assert "controlnet canny" in pipelines
+    for pipe_name, pipe in pipelines.items():  # the modules themselves, not only the engine's setting
+        for name, module in pipe.components.items():
+            if isinstance(module, torch.nn.Module):
+                assert module.dtype is torch.bfloat16, f"{pipe_name}: {name} runs {module.dtype}"
     companions = {"safety": diffusion.safety, "segmenter": diffusion.segmenter, "matting": diffusion.background}
     for name, part in companions.items():  # the small models around diffusion follow the engine's dtype
         assert part is not None and part.model.dtype is torch.bfloat16, name

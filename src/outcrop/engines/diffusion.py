@@ -140,19 +140,22 @@ class DiffusionEngine(Engine):
         base.set_progress_bar_config(disable=True)
         self.base = base
         self.base_scheduler_config = dict(base.scheduler.config)
-        self.img2img = StableDiffusionXLImg2ImgPipeline.from_pipe(base, **replaced)
+        # from_pipe casts the components it shares to its own dtype, float32 unless told: pass the engine's.
+        self.img2img = StableDiffusionXLImg2ImgPipeline.from_pipe(base, dtype=self.dtype, **replaced)
         inpaint_unet = None
         if (found := self._companion("inpaint_unet")) is not None:
             inpaint_unet = UNet2DConditionModel.from_pretrained(found[0], subfolder=found[1], dtype=self.dtype)
             if self.device != "cpu":
                 inpaint_unet.to(self.device)
-        self.inpaint = StableDiffusionXLInpaintPipeline.from_pipe(base, **replaced, **({"unet": inpaint_unet} if inpaint_unet else {}))
+        self.inpaint = StableDiffusionXLInpaintPipeline.from_pipe(
+            base, dtype=self.dtype, **replaced, **({"unet": inpaint_unet} if inpaint_unet else {}))
         for mode in ("canny", "segmentation"):
             if (found := self._companion(f"controlnet_{mode}")) is not None:
                 net = ControlNetModel.from_pretrained(found[0], subfolder=found[1], dtype=self.dtype)
                 if self.device != "cpu":
                     net.to(self.device)
-                self.controlnets[mode] = StableDiffusionXLControlNetPipeline.from_pipe(base, controlnet=net, **replaced)
+                self.controlnets[mode] = StableDiffusionXLControlNetPipeline.from_pipe(
+                    base, controlnet=net, dtype=self.dtype, **replaced)
         for pipe in (self.img2img, self.inpaint, *self.controlnets.values()):
             pipe.set_progress_bar_config(disable=True)
         self.multiple = self.options.size_multiple or base.vae_scale_factor * 8

@@ -43,7 +43,7 @@ class SD3Engine(DiffusionEngine):
         if self.device != "cpu":
             base.to(self.device)
         self.base = base
-        self.img2img = StableDiffusion3Img2ImgPipeline.from_pipe(base)
+        self.img2img = StableDiffusion3Img2ImgPipeline.from_pipe(base, dtype=self.dtype)  # else it casts base to fp32
         for pipe in (self.base, self.img2img):
             pipe.set_progress_bar_config(disable=True)
         self.multiple = self.options.size_multiple or base.vae_scale_factor * base.patch_size
