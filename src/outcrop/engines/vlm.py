@@ -156,7 +156,8 @@ class VisionChatOptions(BudgetOptions):
     ocr_grounding: bool = Field(False, description="Tesseract's reading as context for text-reading requests.")
     ocr_languages: str = "jpn+eng"
     ocr_timeout_s: float = Field(60, gt=0)
-    attention: str = Field("sdpa", description="transformers' attn_implementation for the vision tower and the decoder.")
+    attention: str = Field("auto", description="transformers' attn_implementation for the vision tower and the decoder; "
+                           "auto: SDPA, with one-token decode steps on a CPU done by engines/decode_attention.py.")
     quantize: Scheme = Field("none", description="Decode the language model with int8/int4 weights (CPU, bf16 only).")
     quantize_decode_rows: int = Field(16, ge=1, description="Matmuls with at most this many rows use the quantized weights.")
 
@@ -192,8 +193,13 @@ class VisionChatEngine(Engine):
             from outcrop.engines.cpu_threads import apply_cpu_threads
 
             apply_cpu_threads(self.options.cpu_threads)
+        attention = self.options.attention
+        if attention == "auto":
+            from outcrop.engines import decode_attention
+
+            attention = decode_attention.register() if self.device == "cpu" else "sdpa"
         self.model = AutoModelForImageTextToText.from_pretrained(
-            self.weights_dir, dtype=self.dtype, attn_implementation=self.options.attention).to(self.device).eval()
+            self.weights_dir, dtype=self.dtype, attn_implementation=attention).to(self.device).eval()
         kwargs = {}
         if self.options.max_pixels:
             kwargs = {"max_pixels": self.options.max_pixels, "min_pixels": self.options.min_pixels}
