@@ -240,7 +240,8 @@ class VisionChatEngine(Engine):
         queue: asyncio.Queue[Any] = asyncio.Queue()
 
         def emit(item: Any) -> None:
-            loop.call_soon_threadsafe(queue.put_nowait, item)
+            if streaming or not isinstance(item, str):  # an unstreamed answer's text arrives with its result
+                loop.call_soon_threadsafe(queue.put_nowait, item)
 
         timeout = self.stream_timeout_s if streaming else None
         job = asyncio.create_task(self.scheduler.submit(_Work(task, emit, streaming), timeout_s=timeout))
