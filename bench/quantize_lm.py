@@ -2,7 +2,10 @@
 decode-only; outcrop/engines/quantization.py), in-process on the random-weight Qwen2.5-VL-3B of
 bench/random_hub.py, same run, same prompt:
 
-    python bench/quantize_lm.py [--hub .cache/random-hub] [--tokens 48] [--schemes none,int8,int4]
+    python bench/quantize_lm.py [--hub .cache/random-hub] [--tokens 48] [--schemes none,int8,int4] [--attention sdpa]
+
+Attention is the engine's CPU default (SDPA, one-token decode steps by outcrop/engines/decode_attention.py)
+unless `--attention` names a transformers implementation.
 """
 
 from __future__ import annotations
@@ -22,17 +25,20 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=48)
     parser.add_argument("--prompt-tokens", type=int, default=330)
     parser.add_argument("--schemes", default="none,int8,int4")
+    parser.add_argument("--attention", default="auto", help="auto: the engine's; or sdpa, eager, ...")
     args = parser.parse_args()
     import torch
     from transformers import AutoModelForImageTextToText
 
+    from outcrop.engines import decode_attention
     from outcrop.engines.quantization import quantize_language_model
     from random_hub import snapshot_dir
 
     folder = snapshot_dir(args.hub, "Qwen/Qwen2.5-VL-3B-Instruct")
     torch.set_grad_enabled(False)
+    attention = decode_attention.register() if args.attention == "auto" else args.attention
     for scheme in args.schemes.split(","):
-        model = AutoModelForImageTextToText.from_pretrained(folder, dtype=torch.bfloat16, attn_implementation="sdpa").eval()
+        model = AutoModelForImageTextToText.from_pretrained(folder, dtype=torch.bfloat16, attn_implementation=attention).eval()
         quantize_language_model(model, scheme)  # type: ignore[arg-type]
         ids = torch.randint(1000, 100000, (1, args.prompt_tokens))
         model.generate(input_ids=ids[:, :16], max_new_tokens=4, min_new_tokens=4, do_sample=False)  # warm-up
