@@ -20,15 +20,19 @@ JUDGE = "anthropic.claude-3-haiku-20240307-v1:0"
 
 
 class RecordingChat:
-    """The real chat engine, remembering each task and answer."""
+    """The real chat engine, remembering each task and answer in the order the tasks were asked (concurrent
+    ones finish in any order)."""
 
     def __init__(self, engine: Any) -> None:
         self.engine = engine
         self.calls: list[tuple[ChatTask, ChatResult]] = []
+        self.asked: list[ChatTask] = []
 
     async def generate(self, task: ChatTask) -> ChatResult:
+        self.asked.append(task)
         result: ChatResult = await self.engine.generate(task)
         self.calls.append((task, result))
+        self.calls.sort(key=lambda call: next(i for i, asked in enumerate(self.asked) if asked is call[0]))
         return result
 
     def __getattr__(self, name: str) -> Any:
