@@ -306,3 +306,32 @@ def test_out_of_memory_fails_only_the_job_that_does_not_fit(server: ThreadServer
     error = errors[0].response
     assert error["Error"]["Code"] == "ModelErrorException" and "ran out of memory" in error["Error"]["Message"]
     assert one_by_one(server, short[:1]) == alone[:1]  # and the engine keeps serving
+
+
+def test_a_prompt_past_the_context_is_refused_without_waiting_behind_the_batch(server: ThreadServer, engine: Any) -> None:
+    """The prompt is processed and its budget checked before the job is queued: a too-long one is refused while a
+    long answer is still decoding, and never reaches the worker."""
+    busy = request("tell me a long story", maxTokens=400)
+    too_long = request("lorem ipsum dolor sit amet " * 900, maxTokens=512)
+    one_by_one(server, [request("hello", maxTokens=1)])  # loaded: the refusal below must not wait for weights
+    idle_batches(engine)  # an answer leaves before its batch is booked
+    runs_before = engine.scheduler.items_run
+    refused_at: list[float] = []
+
+    def refused(c: Any) -> str:
+        time.sleep(0.5)  # the long answer is decoding by now
+        with pytest.raises(ClientError) as caught:
+            c.converse(**too_long)
+        refused_at.append(time.monotonic())
+        assert caught.value.response["Error"]["Code"] == "ValidationException"
+        return str(caught.value.response["Error"]["Message"])
+
+    def long_answer(c: Any) -> float:
+        assert answer(c.converse(**busy))[3] > 200
+        return time.monotonic()
+
+    finished, message = all_at_once(server, [long_answer, refused])
+    assert "exceed its context window of 4096 tokens" in message
+    assert refused_at[0] < finished - 0.2  # answered while the batch ran, not after it
+    idle_batches(engine)
+    assert engine.scheduler.items_run - runs_before == 1  # only the long answer ever ran

@@ -3,7 +3,8 @@ chat template) behind a bounded queue with one generation worker thread.
 
 Concurrent chats share forward passes by dynamic batching: when the worker is free it takes the
 waiting jobs of one sampling kind (all greedy, or identical unseeded sampling; `sampling_key`), up
-to `max_batch`, processes each prompt alone (so its usage is its own tokens, never padding), pads
+to `max_batch`, each prompt processed alone before it was queued (so its usage is its own tokens,
+never padding, and a prompt past the context window is refused before it waits in line), pads
 them on the left into one batch and runs one `model.generate`. Each row keeps its own streamer
 (stop sequences, hold-back, EOS), token budget and JSON constraint; a row that is done stops
 producing and is answered at once (`BatchScheduler.deliver`), without waiting for the batch. A
@@ -57,7 +58,10 @@ _DONE = object()
 class _Work:
     task: ChatTask
     emit: Callable[[Any], None]
-    streaming: bool = True
+    streaming: bool
+    inputs: Any  # the processed prompt (token ids, image patches), made before the job was queued
+    input_tokens: int
+    max_new: int
 
 
 @dataclass
@@ -236,6 +240,9 @@ class VisionChatEngine(Engine):
         """Queue the task and wait until its prompt is tokenized (errors in it raise here)."""
         if task.ocr and self.ocr is not None and self.ocr.available:
             task = await asyncio.to_thread(self.ocr.ground, task)  # Tesseract runs beside the model, not in its queue
+        inputs = await asyncio.to_thread(self.prepare_inputs, task)  # beside the model too; refusals before queueing
+        input_tokens = int(inputs["input_ids"].shape[1])
+        max_new = self.output_budget(task, input_tokens)
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[Any] = asyncio.Queue()
 
@@ -244,7 +251,8 @@ class VisionChatEngine(Engine):
                 loop.call_soon_threadsafe(queue.put_nowait, item)
 
         timeout = self.stream_timeout_s if streaming else None
-        job = asyncio.create_task(self.scheduler.submit(_Work(task, emit, streaming), timeout_s=timeout))
+        work = _Work(task, emit, streaming, inputs, input_tokens, max_new)
+        job = asyncio.create_task(self.scheduler.submit(work, timeout_s=timeout))
         job.add_done_callback(lambda _t: queue.put_nowait(_DONE))
         first = await queue.get()
         if first is _DONE:
@@ -283,7 +291,6 @@ class VisionChatEngine(Engine):
         raise LimitExceeded(CONTEXT_TOKENS, self.context_tokens, input_tokens + max_new,
                             input_tokens=input_tokens, output_tokens=max_new)
 
-    # -- the worker thread -----------------------------------------------------------------------
     def prepare_inputs(self, task: ChatTask) -> Any:
         if task.tools and not self.tool_format.supported:
             raise ValidationException("This model doesn't support tool use.")
@@ -296,6 +303,7 @@ class VisionChatEngine(Engine):
         images = [im.convert("RGB") for im in task.images] or None
         return self.processor(text=[prompt], images=images, return_tensors="pt")
 
+    # -- the worker thread -----------------------------------------------------------------------
     def output_reader(self, task: ChatTask, inputs: Any, emit: Callable[[Any], None]) -> Any:
         """Where generated text goes: straight to `emit`, or through the tool-call parser, which holds
         back call text and needs the prompt to know where the answer starts."""
@@ -339,12 +347,9 @@ class VisionChatEngine(Engine):
         return [r if r is not None else RuntimeError("no result") for r in results]
 
     def _prepare(self, job: Job[_Work]) -> _Row:
-        task, emit = job.item.task, job.item.emit
-        inputs = self.prepare_inputs(task)
-        input_tokens = int(inputs["input_ids"].shape[1])
-        max_new = self.output_budget(task, input_tokens)
-        emit(Prepared(input_tokens=input_tokens))
-        return _Row(job=job, inputs=inputs, input_tokens=input_tokens, max_new=max_new)
+        work = job.item
+        work.emit(Prepared(input_tokens=work.input_tokens))
+        return _Row(job=job, inputs=work.inputs, input_tokens=work.input_tokens, max_new=work.max_new)
 
     def _collate(self, parts: Sequence[Any]) -> Any:
         """One batch from prompts processed one at a time: per-token tensors (ids, attention mask, token
