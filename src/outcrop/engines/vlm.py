@@ -238,9 +238,7 @@ class VisionChatEngine(Engine):
     # -- serving (event loop) --------------------------------------------------------------------
     async def open_stream(self, task: ChatTask, *, streaming: bool = True) -> ChatStream:
         """Queue the task and wait until its prompt is tokenized (errors in it raise here)."""
-        if task.ocr and self.ocr is not None and self.ocr.available:
-            task = await asyncio.to_thread(self.ocr.ground, task)  # Tesseract runs beside the model, not in its queue
-        inputs = await asyncio.to_thread(self.prepare_inputs, task)  # beside the model too; refusals before queueing
+        task, inputs = await self._processed(task)  # refusals (context, tools) before queueing
         input_tokens = int(inputs["input_ids"].shape[1])
         max_new = self.output_budget(task, input_tokens)
         loop = asyncio.get_running_loop()
@@ -270,10 +268,15 @@ class VisionChatEngine(Engine):
     async def count_input_tokens(self, task: ChatTask) -> int:
         """The prompt tokens `generate` would report as usage (images and OCR grounding included), without
         queueing behind generation: a tokenizer and image-processor pass on a worker thread."""
+        _task, inputs = await self._processed(task)
+        return int(inputs["input_ids"].shape[1])
+
+    async def _processed(self, task: ChatTask) -> tuple[ChatTask, Any]:
+        """`task` with its OCR grounding, and its processed prompt: Tesseract, the tokenizer and the image
+        processor run on worker threads beside the model, not in its queue."""
         if task.ocr and self.ocr is not None and self.ocr.available:
             task = await asyncio.to_thread(self.ocr.ground, task)
-        inputs = await asyncio.to_thread(self.prepare_inputs, task)
-        return int(inputs["input_ids"].shape[1])
+        return task, await asyncio.to_thread(self.prepare_inputs, task)
 
     @property
     def limits(self) -> ChatLimits:
