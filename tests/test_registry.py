@@ -93,12 +93,18 @@ def test_real_profiles_judge_guardrails_with_their_own_vlm(profile: str) -> None
     assert judge.engine_key == runtime.table.resolve("anthropic.claude-3-haiku-20240307-v1:0").engine_key
     assert Runtime.build(Settings.from_env(profile=profile, guardrail_judge_model="")).guardrail_judge_model == ""
     assert load_model_table("test").guardrail_judge == ""
+    # the judge looks at images where one image's prefill is cheap: the gpu profile
+    assert runtime.table.guardrail_judge_images is (profile == "gpu")
+    assert not load_model_table("test").guardrail_judge_images
 
 
 def test_a_misspelt_guardrails_key_says_which(tmp_path: Path) -> None:
     path = tmp_path / "models.toml"
     path.write_text('[guardrails]\njugde = "amazon.nova-lite-v1:0"\n')
     with pytest.raises(ValueError, match=r"\[guardrails\] has unknown keys \['jugde'\]"):
+        load_model_table("test", path)
+    path.write_text('[guardrails]\njudge_images = "yes"\n')
+    with pytest.raises(ValueError, match=r"judge_images must be true or false, not 'yes'"):
         load_model_table("test", path)
 
 

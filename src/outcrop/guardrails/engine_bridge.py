@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from outcrop.guardrails.image_categories import decode_rgb
-from outcrop.tasks.chat import ChatTask, ChatTurn, TextPart
+from outcrop.tasks.chat import ChatTask, ChatTurn, ImagePart, Part, TextPart
 from outcrop.tasks.embedding import EmbedTask
 
 T = TypeVar("T")
@@ -63,11 +63,13 @@ class EngineChat(_LoopBound):
         super().__init__(engine)
         self.max_tokens = max_tokens
 
-    def answers(self, prompts: Sequence[str]) -> list[str]:
+    def answers(self, prompts: Sequence[str], image: bytes | None = None) -> list[str]:
+        shown: tuple[Part, ...] = (ImagePart(decode_rgb(image)),) if image is not None else ()  # type: ignore[arg-type]
+
         async def run() -> list[str]:
             engine = await self.engine()
-            tasks = [ChatTask(turns=(ChatTurn("user", (TextPart(p),)),), max_tokens=self.max_tokens, temperature=0.0)
-                     for p in prompts]
+            tasks = [ChatTask(turns=(ChatTurn("user", (*shown, TextPart(p))),), max_tokens=self.max_tokens,
+                              temperature=0.0) for p in prompts]
             return [r.text for r in await asyncio.gather(*(engine.generate(t) for t in tasks))]
 
         return self._wait(run())

@@ -11,7 +11,13 @@ The model is the profile's `[guardrails] judge` (the cpu and gpu profiles name t
 no memory) or the server's Settings.guardrail_judge_model; the test profile has none. It costs one short
 generation per judged category and evaluation (both categories' prompts go to the engine together, so a
 batching engine decodes them as one batch), and no quality figure could be measured here (no real chat
-weights offline)."""
+weights offline).
+
+Images (`JudgedImageDetector`, a profile's `[guardrails] judge_images = true`: the gpu profile, where one
+image's prefill is cheap): the same judge is shown each guarded image and asked, per category the image
+detectors score, whether the picture shows it. The image detectors' scores live on their own scales, so
+their confidence is read as a nominal severity on the text scale (NONE 0.2, LOW 0.4, MEDIUM 0.6, HIGH 0.8)
+and the verdict moves it as above."""
 
 from __future__ import annotations
 
@@ -19,7 +25,7 @@ import re
 from collections.abc import Sequence
 from typing import Protocol
 
-from outcrop.guardrails.content import Confidence, TextDetector
+from outcrop.guardrails.content import SCORE_THRESHOLDS, Confidence, ImageDetector, TextDetector
 
 JUDGED = frozenset({"PROMPT_ATTACK", "MISCONDUCT"})
 DEFINITIONS = {
@@ -30,13 +36,25 @@ DEFINITIONS = {
 }
 PROMPT = ("You are a content safety classifier. Is the following text {definition}?\n"
           "Answer with exactly one word: yes or no.\n\nText:\n\"\"\"\n{text}\n\"\"\"")
+IMAGE_DEFINITIONS = {
+    "VIOLENCE": "violence: people or animals being hurt or killed, gore, weapons aimed at someone, or glorified violence",
+    "HATE": "hate: symbols, gestures or text that demean or attack people for their race, religion, origin, gender, "
+            "sexuality or disability",
+    "INSULTS": "insults: text or gestures meant to humiliate, mock or belittle someone",
+    "SEXUAL": "sexual content: nudity, sexual acts or sexually suggestive poses",
+    "MISCONDUCT": "misconduct: illegal drugs being made or used, weapons being built, theft, fraud or other crimes",
+}
+IMAGE_PROMPT = ("You are a content safety classifier. Does this image show {definition}?\n"
+                "Answer with exactly one word: yes or no.")
+NOMINAL: dict[str, float] = {"NONE": 0.2, "LOW": 0.4, "MEDIUM": 0.6, "HIGH": 0.8}
 MAX_CHARS = 4000  # the judged text, head first: a short model window, and the exemplars see all of it
 _YES = re.compile(r"^\W*(yes|y|true|unsafe|はい)\b", re.I)
 _NO = re.compile(r"^\W*(no|n|false|safe|いいえ)\b", re.I)
 
 
 class Chat(Protocol):
-    def answers(self, prompts: Sequence[str]) -> list[str]: ...
+    def answers(self, prompts: Sequence[str], image: bytes | None = None) -> list[str]:
+        """One short answer per prompt, each shown `image` first when there is one."""
 
 
 def verdict(answer: str) -> bool | None:
@@ -73,3 +91,28 @@ class JudgedTextDetector:
 
     def confidence(self, category: str, score: float) -> Confidence:
         return self.base.confidence(category, score)
+
+
+class JudgedImageDetector:
+    """`base`'s image categories, each judged by the chat model looking at the image."""
+
+    def __init__(self, base: ImageDetector, chat: Chat) -> None:
+        self.base = base
+        self.chat = chat
+        self.name = f"{base.name}+judge"
+        self.categories = base.categories
+
+    def scores(self, image: bytes, categories: Sequence[str]) -> dict[str, float]:
+        wanted = [c for c in categories if c in self.categories]
+        if not wanted:
+            return {}
+        base = self.base.scores(image, wanted)
+        out = {c: NOMINAL[self.base.confidence(c, score)] for c, score in base.items()}
+        judged = [c for c in wanted if c in out and c in IMAGE_DEFINITIONS]  # in the order asked
+        answers = self.chat.answers([IMAGE_PROMPT.format(definition=IMAGE_DEFINITIONS[c]) for c in judged], image=image)
+        for category, answer in zip(judged, answers):
+            out[category] = combine(out[category], verdict(answer))
+        return out
+
+    def confidence(self, category: str, score: float) -> Confidence:
+        return SCORE_THRESHOLDS.confidence(score)

@@ -20,7 +20,7 @@ from outcrop.errors import ValidationException
 from outcrop.guardrails.content import Detectors, default_detectors
 from outcrop.guardrails.control import DEFAULT_REGION, GuardrailControl
 from outcrop.guardrails.engine_bridge import EngineChat, EngineEmbedder
-from outcrop.guardrails.judge import JudgedTextDetector
+from outcrop.guardrails.judge import JudgedImageDetector, JudgedTextDetector
 from outcrop.guardrails.image_categories import CombinedImageDetector, ZeroShotImageDetector
 from outcrop.guardrails.evaluator import Outcome, Source, TextBlock, evaluate
 from outcrop.guardrails.store import GuardrailStore, StoredGuardrail
@@ -74,11 +74,12 @@ class Guardrails:
     `image_embedder`: the profile's image-text embedding engine (a loader of it); with one, images are
     also assessed for VIOLENCE, HATE, INSULTS and MISCONDUCT by zero-shot similarity
     (image_categories.py), beside open_nsfw for SEXUAL. `judge`: a chat engine that judges
-    PROMPT_ATTACK and MISCONDUCT text with the exemplar detector (judge.py)."""
+    PROMPT_ATTACK and MISCONDUCT text with the exemplar detector (judge.py), and with `judge_images`
+    every image category too, looking at the image."""
 
     def __init__(self, data_dir: Path, operator_file: Path | None = None,
                  image_embedder: Callable[[], Awaitable[Any]] | None = None,
-                 judge: Callable[[], Awaitable[Any]] | None = None) -> None:
+                 judge: Callable[[], Awaitable[Any]] | None = None, judge_images: bool = False) -> None:
         self.path = data_dir / "guardrails" / "guardrails.db"
         self.operator_file = operator_file
         self._control: GuardrailControl | None = None
@@ -93,6 +94,8 @@ class Guardrails:
             chat = EngineChat(judge)
             self._bridges.append(chat)
             text = JudgedTextDetector(base.text, chat)
+            if judge_images:
+                image = JudgedImageDetector(image, chat)
         self.detectors = Detectors(text=text, image=image)
 
     @property

@@ -17,7 +17,7 @@ logger = logging.getLogger(__name__)
 _ENGINE_KEYS = {"engine", "weights", "revision", "dtype", "device", "options", "protocol_options"}
 _ENTRY_KEYS = _ENGINE_KEYS | {"protocol", "aliases", "uses"}
 # A profile's `[guardrails]` table: `judge` names the chat model the guardrails' judge uses by default.
-_GUARDRAIL_KEYS = {"judge"}
+_GUARDRAIL_KEYS = {"judge", "judge_images"}
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,8 @@ class ModelTable:
     entries: dict[str, ModelEntry] = field(default_factory=dict)
     # The profile's default guardrail judge (a chat model id it serves), "" for none.
     guardrail_judge: str = ""
+    # Whether that judge also looks at guarded images (guardrails/judge.py).
+    guardrail_judge_images: bool = False
     _aliases: dict[str, str] = field(default_factory=dict)
 
     def add(self, entry: ModelEntry) -> None:
@@ -148,6 +150,10 @@ def load_model_table(profile: str, models_file: Path | None = None) -> ModelTabl
         if unknown := set(guardrails) - _GUARDRAIL_KEYS:
             raise ValueError(f"{source}: [guardrails] has unknown keys {sorted(unknown)}")
         table.guardrail_judge = str(guardrails.get("judge", table.guardrail_judge))
+        judge_images = guardrails.get("judge_images", table.guardrail_judge_images)
+        if not isinstance(judge_images, bool):
+            raise ValueError(f"{source}: [guardrails] judge_images must be true or false, not {judge_images!r}")
+        table.guardrail_judge_images = judge_images
     for source, data in documents:
         for entry in _entries_from_toml(data, source, engines):
             table.add(entry)

@@ -34,7 +34,8 @@ def guardrails_of(request: Request) -> Guardrails:
         settings = runtime.settings
         state.guardrails = Guardrails(settings.data_dir, settings.guardrails_file,
                                       _helper(runtime, settings.guardrail_image_model, "embedding"),
-                                      _helper(runtime, runtime.guardrail_judge_model, "vision-chat"))
+                                      _helper(runtime, runtime.guardrail_judge_model, "vision-chat"),
+                                      judge_images=runtime.table.guardrail_judge_images)
     return state.guardrails  # type: ignore[no-any-return]
 
 
