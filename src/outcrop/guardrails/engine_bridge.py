@@ -53,7 +53,7 @@ class EngineEmbedder(_LoopBound):
         return self._embed([EmbedTask(text=t) for t in texts])
 
     def images(self, images: Sequence[bytes]) -> np.ndarray:
-        return self._embed([EmbedTask(image=decode_rgb(i)) for i in images])  # type: ignore[arg-type]
+        return self._embed([EmbedTask(image=decode_rgb(i)) for i in images])
 
 
 class EngineChat(_LoopBound):
@@ -64,7 +64,7 @@ class EngineChat(_LoopBound):
         self.max_tokens = max_tokens
 
     def answers(self, prompts: Sequence[str], image: bytes | None = None) -> list[str]:
-        shown: tuple[Part, ...] = (ImagePart(decode_rgb(image)),) if image is not None else ()  # type: ignore[arg-type]
+        shown: tuple[Part, ...] = (ImagePart(decode_rgb(image)),) if image is not None else ()
 
         async def run() -> list[str]:
             engine = await self.engine()

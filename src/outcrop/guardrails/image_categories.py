@@ -16,11 +16,14 @@ import io
 import math
 import threading
 from collections.abc import Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from outcrop.guardrails.content import Confidence, ImageDetector, Thresholds
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 DESCRIPTIONS: dict[str, tuple[str, ...]] = {
     "VIOLENCE": (
@@ -122,7 +125,7 @@ class CombinedImageDetector:
         return self._owner(category).confidence(category, score)
 
 
-def decode_rgb(image: bytes) -> object:
+def decode_rgb(image: bytes) -> Image.Image:
     """PIL RGB image of png/jpeg bytes (for embedders that take pictures)."""
     from PIL import Image
 
