@@ -279,6 +279,10 @@ def test_chat_with_an_image_streams_and_stops(session: Session, tmp_path: Path, 
     wait(page, "document.querySelectorAll('#attachments img').length === 1", 10_000)  # read asynchronously
     page.fill("#chat-input", "What is in this picture?")
     page.fill("#chat-max", "512")
+    assert page.input_value("#chat-temperature") == "0.7"  # the page's default
+    # Greedy: the tiny model then always runs to its 512 tokens (~4 s), so there is a stream to stop; sampled, it
+    # sometimes ends after a few tokens and the live answer is gone before it can be seen.
+    page.fill("#chat-temperature", "0")
     with page.expect_request(lambda r: r.url.endswith("/converse-stream")) as sent:
         page.click("#chat-send")
     document = json.loads(sent.value.post_data_buffer)
@@ -286,7 +290,7 @@ def test_chat_with_an_image_streams_and_stops(session: Session, tmp_path: Path, 
     image = document["messages"][0]["content"][0]["image"]
     assert image["format"] == "png" and image["source"]["bytes"]
     assert document["system"] == [{"text": "Answer briefly."}]
-    assert document["inferenceConfig"] == {"maxTokens": 512, "temperature": 0.7, "topP": 0.9}
+    assert document["inferenceConfig"] == {"maxTokens": 512, "temperature": 0, "topP": 0.9}
     page.focus("#chat-stop")  # the answer grows above the buttons and moves them: stop from the keyboard
     wait(page, "(document.getElementById('chat-live')?.textContent.length ?? 0) > 0")  # tokens arrive while streaming
     page.keyboard.press("Enter")
