@@ -109,9 +109,11 @@ class JudgedImageDetector:
         base = self.base.scores(image, wanted)
         out = {c: NOMINAL[self.base.confidence(c, score)] for c, score in base.items()}
         judged = [c for c in wanted if c in out and c in IMAGE_DEFINITIONS]  # in the order asked
-        answers = self.chat.answers([IMAGE_PROMPT.format(definition=IMAGE_DEFINITIONS[c]) for c in judged], image=image)
-        for category, answer in zip(judged, answers):
-            out[category] = combine(out[category], verdict(answer))
+        if judged:
+            answers = self.chat.answers([IMAGE_PROMPT.format(definition=IMAGE_DEFINITIONS[c]) for c in judged],
+                                        image=image)
+            for category, answer in zip(judged, answers):
+                out[category] = combine(out[category], verdict(answer))
         return out
 
     def confidence(self, category: str, score: float) -> Confidence:

@@ -16,7 +16,8 @@ logger = logging.getLogger(__name__)
 
 _ENGINE_KEYS = {"engine", "weights", "revision", "dtype", "device", "options", "protocol_options"}
 _ENTRY_KEYS = _ENGINE_KEYS | {"protocol", "aliases", "uses"}
-# A profile's `[guardrails]` table: `judge` names the chat model the guardrails' judge uses by default.
+# A profile's `[guardrails]` table: `judge` names the chat model the guardrails' judge uses by default,
+# `judge_images` (true/false) whether it also looks at guarded images.
 _GUARDRAIL_KEYS = {"judge", "judge_images"}
 
 
